@@ -1,0 +1,294 @@
+// concur/detail/map_range.hpp - the lazy, ordered range Executor::map() returns.
+// Part of concur. SPDX-License-Identifier: MIT (see LICENSE).
+#pragma once
+
+#include <concur/future.hpp>
+
+#include <concur/detail/future_state.hpp>
+#include <concur/detail/parker.hpp>
+#include <concur/detail/remote.hpp>
+#include <concur/detail/task.hpp>
+
+#include <cstddef>
+#include <deque>
+#include <exception>
+#include <iterator>
+#include <memory>
+#include <optional>
+#include <ranges>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+#include <variant>
+#include <vector>
+
+namespace concur::detail {
+
+template <class Options, class... Ts>
+constexpr bool last_is_map_options() {
+  if constexpr (sizeof...(Ts) == 0) {
+    return false;
+  } else {
+    return std::is_same_v<std::tuple_element_t<sizeof...(Ts) - 1, std::tuple<Ts...>>, Options>;
+  }
+}
+
+// An iterable passed to map(): referenced when it came as an lvalue, moved in otherwise.
+template <class T>
+class Held;
+template <class X>
+class Held<X&> {
+ public:
+  using range_type = X;
+  explicit Held(X& range) noexcept : range_(&range) {}
+  X& get() noexcept { return *range_; }
+
+ private:
+  X* range_;
+};
+template <class X>
+class Held<X&&> {
+ public:
+  using range_type = X;
+  explicit Held(X&& range) : range_(std::move(range)) {}
+  X& get() noexcept { return range_; }
+
+ private:
+  X range_;
+};
+
+template <class H>
+using held_item_t = std::decay_t<std::ranges::range_reference_t<typename H::range_type>>;
+
+template <class R>
+using map_value_t = std::conditional_t<std::is_void_v<R>, std::monostate, R>;
+
+// The task of one chunk: calls fn on each item, keeping each call's value or exception, so one
+// failing call does not lose the others. An empty function object, with fn and the items as
+// arguments, so that any executor (a process pool too) can run it.
+template <class F, class Items, class R>
+struct ChunkRunner {
+  std::vector<Outcome<map_value_t<R>>> operator()(Shipped<F> shipped,
+                                                  std::vector<Items> batch) const {
+    F& fn = shipped.fn;
+    std::vector<Outcome<map_value_t<R>>> out(batch.size());
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+      try {
+        if constexpr (std::is_void_v<R>) {
+          std::apply(fn, std::move(batch[i]));
+          out[i].value.emplace();
+        } else {
+          out[i].value.emplace(std::apply(fn, std::move(batch[i])));
+        }
+      } catch (...) {
+        out[i].error = std::current_exception();
+      }
+    }
+    return out;
+  }
+};
+
+// fn and the zipped iterables; hands out one tuple of (decay-copied) items at a time.
+template <class F, class... H>
+class MapSource {
+ public:
+  using Items = std::tuple<held_item_t<H>...>;
+  static constexpr bool invocable =
+      std::is_invocable_v<F, held_item_t<H>...> && std::is_invocable_v<F&, held_item_t<H>...>;
+  using R = call_result_t<F, held_item_t<H>...>;
+  using Value = map_value_t<R>;
+
+  explicit MapSource(F function, H... held) : fn_(std::move(function)), held_(std::move(held)...) {}
+
+  const F& fn() const noexcept { return fn_; }
+
+  // The next items, or nullopt once the shortest iterable has ended. REQUIRES: a stable
+  // address from the first call on (the iterators point into held_).
+  std::optional<Items> next() { return next_impl(std::index_sequence_for<H...>{}); }
+
+ private:
+  template <std::size_t... I>
+  std::optional<Items> next_impl(std::index_sequence<I...> /*unused*/) {
+    if (!iters_) iters_.emplace(std::ranges::begin(std::get<I>(held_).get())...);
+    auto& its = *iters_;
+    const bool ended = (ended_at<I>() || ...);
+    if (ended) return std::nullopt;
+    std::optional<Items> out(std::in_place, *std::get<I>(its)...);
+    (++std::get<I>(its), ...);
+    return out;
+  }
+
+  template <std::size_t I>
+  bool ended_at() {
+    return std::get<I>(*iters_) == std::ranges::end(std::get<I>(held_).get());
+  }
+
+  F fn_;
+  std::tuple<H...> held_;
+  std::optional<std::tuple<std::ranges::iterator_t<typename H::range_type>...>> iters_;
+};
+
+// The lazy input range of results. Ex is concur::Executor (a template parameter only to break
+// the include cycle).
+template <class Ex, class Source>
+class MapRange {
+  using R = typename Source::R;
+  using Value = typename Source::Value;
+  using Items = typename Source::Items;
+  using Chunk = std::vector<Outcome<Value>>;
+
+  struct Slot {
+    Future<R> single;  // chunksize 1
+    Future<Chunk> chunk;
+    std::size_t count = 1;
+    const std::shared_ptr<StateBase>& state() const {
+      return single.valid() ? FutureAccess::state(single) : FutureAccess::state(chunk);
+    }
+  };
+
+ public:
+  class iterator {
+   public:
+    using value_type = Value;
+    using difference_type = std::ptrdiff_t;
+    using reference = Value&;
+    using pointer = Value*;
+    using iterator_category = std::input_iterator_tag;
+
+    iterator() noexcept = default;
+    /// Blocks until this call's result is ready; rethrows its exception; TimeoutError once
+    /// map's timeout has passed.
+    reference operator*() const { return range_->current(); }
+    pointer operator->() const { return &range_->current(); }
+    iterator& operator++() {
+      range_->advance();
+      return *this;
+    }
+    void operator++(int) { ++*this; }
+    friend bool operator==(const iterator& a, const iterator& b) noexcept {
+      return a.at_end() == b.at_end();
+    }
+
+   private:
+    friend class MapRange;
+    explicit iterator(MapRange* range) noexcept : range_(range) {}
+    bool at_end() const noexcept { return range_ == nullptr || range_->slots_.empty(); }
+    MapRange* range_ = nullptr;
+  };
+
+  MapRange(Ex& executor, Source source, std::size_t chunksize,
+           std::optional<std::size_t> buffersize, Deadline deadline)
+      : executor_(&executor),
+        source_(std::make_unique<Source>(std::move(source))),
+        chunksize_(chunksize),
+        buffersize_(buffersize),
+        deadline_(deadline) {
+    try {
+      fill();
+    } catch (...) {
+      cancel_all();
+      throw;
+    }
+  }
+
+  MapRange(MapRange&&) noexcept = default;
+  MapRange& operator=(MapRange&&) = delete;
+  MapRange(const MapRange&) = delete;
+  MapRange& operator=(const MapRange&) = delete;
+
+  /// Cancels the calls that have not started.
+  ~MapRange() { cancel_all(); }
+
+  iterator begin() noexcept { return iterator(this); }
+  iterator end() noexcept { return iterator(); }
+
+ private:
+  void cancel_all() noexcept {
+    for (Slot& slot : slots_) {
+      try {
+        const std::shared_ptr<StateBase>& state = slot.state();
+        state->cancel(state);
+      } catch (...) {  // cancel() runs callbacks, which report their own errors; nothing left
+      }
+    }
+  }
+
+  // Submits tasks until buffersize are in flight (all of them when it is unset).
+  void fill() {
+    while (!exhausted_ && (!buffersize_ || slots_.size() < *buffersize_)) submit_one();
+  }
+
+  void submit_one() {
+    if (chunksize_ == 1) {
+      std::optional<Items> items = source_->next();
+      if (!items) {
+        exhausted_ = true;
+        return;
+      }
+      Slot slot;
+      slot.single = std::apply(
+          [this](auto&... xs) { return executor_->submit(source_->fn(), std::move(xs)...); },
+          *items);
+      slots_.push_back(std::move(slot));
+      return;
+    }
+    std::vector<Items> batch;
+    batch.reserve(chunksize_);
+    while (batch.size() < chunksize_) {
+      std::optional<Items> items = source_->next();
+      if (!items) {
+        exhausted_ = true;
+        break;
+      }
+      batch.push_back(std::move(*items));
+    }
+    if (batch.empty()) return;
+    Slot slot;
+    slot.count = batch.size();
+    using Runner = ChunkRunner<std::decay_t<decltype(source_->fn())>, Items, R>;
+    slot.chunk = executor_->submit(
+        Runner{}, Shipped<std::decay_t<decltype(source_->fn())>>{source_->fn()}, std::move(batch));
+    slots_.push_back(std::move(slot));
+  }
+
+  Value& current() {
+    Slot& slot = slots_.front();
+    slot.state()->wait_or_throw(deadline_, "concur::Executor::map");
+    if (slot.single.valid()) {
+      auto& state = static_cast<State<R>&>(*FutureAccess::state(slot.single));
+      if constexpr (std::is_void_v<R>) {
+        state.value("concur::Executor::map");
+        return unit_;
+      } else {
+        return state.value("concur::Executor::map");
+      }
+    }
+    Chunk& chunk =
+        static_cast<State<Chunk>&>(*FutureAccess::state(slot.chunk)).value("concur::Executor::map");
+    Outcome<Value>& outcome = chunk[offset_];
+    if (outcome.error) std::rethrow_exception(outcome.error);
+    return *outcome.value;
+  }
+
+  void advance() {
+    if (offset_ + 1 < slots_.front().count) {
+      ++offset_;
+      return;
+    }
+    slots_.pop_front();
+    offset_ = 0;
+    if (buffersize_) fill();
+  }
+
+  Ex* executor_;
+  std::unique_ptr<Source> source_;  // on the heap: its iterators must not move
+  std::size_t chunksize_;
+  std::optional<std::size_t> buffersize_;
+  Deadline deadline_;
+  std::deque<Slot> slots_;  // submitted, not consumed; front is the current result
+  std::size_t offset_ = 0;  // position inside the front chunk
+  bool exhausted_ = false;
+  std::monostate unit_;  // what a void call "returns"
+};
+
+}  // namespace concur::detail

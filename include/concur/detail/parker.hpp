@@ -1,0 +1,147 @@
+// concur/detail/parker.hpp - how a thread blocks: Parker, Waiter, WorkHelper, block_until.
+// Part of concur. SPDX-License-Identifier: MIT (see LICENSE).
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <optional>
+#include <type_traits>
+#include <utility>
+
+namespace concur::detail {
+
+using Clock = std::chrono::steady_clock;
+using Deadline = std::optional<Clock::time_point>;  // nullopt: wait without a limit
+
+class StateBase;
+
+// Something a completing future tells. notify() runs with that future's mutex held: it must be
+// quick, must not throw and must not call back into the future.
+class Waiter {
+ public:
+  virtual void notify(StateBase& state) noexcept = 0;
+
+ protected:
+  Waiter() = default;
+  Waiter(const Waiter&) = default;
+  Waiter& operator=(const Waiter&) = default;
+  ~Waiter() = default;
+};
+
+// One per thread: the thread sleeps in park() until someone calls unpark(). A token makes an
+// unpark that comes before the park count, so no wake-up is lost. Callers always re-check their
+// condition after park() returns (wake-ups may be spurious).
+//
+// Lifetime rule: whoever calls unpark() does so while holding the lock under which the parked
+// thread registered (a future's mutex, a pool's mutex), and the thread unregisters under that
+// same lock before it moves on; so a parker is never touched after its thread has ended.
+class Parker final : public Waiter {
+ public:
+  void unpark() noexcept {
+    std::lock_guard<std::mutex> lock(mutex_);
+    token_ = true;
+    cv_.notify_one();  // under the lock: the parked thread cannot return and exit in between
+  }
+
+  // Returns true when woken, false when the deadline passed first.
+  bool park_until(const Deadline& deadline) {
+    std::unique_lock<std::mutex> lock(mutex_);
+    if (!deadline || *deadline == Clock::time_point::max()) {
+      cv_.wait(lock, [this] { return token_; });
+    } else if (!cv_.wait_until(lock, *deadline, [this] { return token_; })) {
+      return false;
+    }
+    token_ = false;
+    return true;
+  }
+
+  void notify(StateBase& /*state*/) noexcept override { unpark(); }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  bool token_ = false;  // guarded by mutex_
+};
+
+inline Parker& this_thread_parker() {
+  static thread_local Parker parker;
+  return parker;
+}
+
+// A non-owning reference to a bool() callable.
+class ReadyRef {
+ public:
+  template <class F>
+  explicit ReadyRef(F& fn) noexcept
+      : object_(&fn),
+        call_([](void* object) { return static_cast<bool>((*static_cast<F*>(object))()); }) {}
+  bool operator()() const { return call_(object_); }
+
+ private:
+  void* object_;
+  bool (*call_)(void*);
+};
+
+// A pool whose worker is the current thread: while that worker waits for a future, the pool
+// lends it queued work (help-while-waiting, like Taskflow's corun), so a task that submits to
+// its own pool and waits cannot deadlock it.
+class WorkHelper {
+ public:
+  // Runs the pool's queued tasks on this thread until ready() holds or the deadline passes.
+  // The caller has registered `parker` with whatever can make ready() true. Returns ready().
+  virtual bool help_until(Parker& parker, ReadyRef ready, const Deadline& deadline) = 0;
+
+ protected:
+  WorkHelper() = default;
+  WorkHelper(const WorkHelper&) = default;
+  WorkHelper& operator=(const WorkHelper&) = default;
+  ~WorkHelper() = default;
+};
+
+// The pool the current thread works for, or nullptr outside every pool.
+inline WorkHelper*& current_helper() noexcept {
+  static thread_local WorkHelper* helper = nullptr;
+  return helper;
+}
+
+// Blocks the calling thread until ready() or the deadline; returns ready(). On a pool worker
+// the pool's queued tasks run meanwhile. REQUIRES: this_thread_parker() is registered with
+// everything that can make ready() true.
+template <class Ready>
+bool block_until(Ready&& ready, const Deadline& deadline) {
+  Parker& parker = this_thread_parker();
+  if (WorkHelper* helper = current_helper()) {
+    return helper->help_until(parker, ReadyRef(ready), deadline);
+  }
+  while (!ready()) {
+    if (!parker.park_until(deadline)) return ready();
+  }
+  return true;
+}
+
+// now + timeout, saturated so that a huge timeout means "practically forever".
+template <class Rep, class Period>
+Clock::time_point deadline_after(const std::chrono::duration<Rep, Period>& timeout) {
+  const Clock::time_point now = Clock::now();
+  if (timeout <= timeout.zero()) return now;
+  const auto room = Clock::time_point::max() - now;
+  using LongNanos = std::chrono::duration<long double, std::nano>;
+  if (std::chrono::duration_cast<LongNanos>(timeout) >=
+      std::chrono::duration_cast<LongNanos>(room)) {
+    return Clock::time_point::max();
+  }
+  return now + std::chrono::ceil<Clock::duration>(timeout);
+}
+
+// A deadline of any clock, as a steady_clock deadline.
+template <class C, class D>
+Clock::time_point to_deadline(const std::chrono::time_point<C, D>& deadline) {
+  if constexpr (std::is_same_v<C, Clock>) {
+    return std::chrono::time_point_cast<Clock::duration>(deadline);
+  } else {
+    return deadline_after(deadline - C::now());
+  }
+}
+
+}  // namespace concur::detail

@@ -1,0 +1,180 @@
+// concur/detail/posix/io.hpp - descriptors, socket pairs and whole-message I/O, EINTR-safe.
+// Part of concur. SPDX-License-Identifier: MIT (see LICENSE).
+#pragma once
+
+#include <concur/detail/config.hpp>
+
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <span>
+#include <system_error>
+#include <utility>
+#include <vector>
+
+namespace concur::detail::posix {
+
+[[noreturn]] inline void throw_errno(int err, const char* what) {
+  throw std::system_error(err, std::generic_category(), what);
+}
+
+// An owned file descriptor. close() is never retried: after EINTR the descriptor is gone on
+// Linux, and retrying could close one another thread just opened.
+class Fd {
+ public:
+  Fd() noexcept = default;
+  explicit Fd(int fd) noexcept : fd_(fd) {}
+  Fd(Fd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
+  Fd& operator=(Fd&& other) noexcept {
+    if (this != &other) {
+      reset();
+      fd_ = std::exchange(other.fd_, -1);
+    }
+    return *this;
+  }
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  ~Fd() { reset(); }
+
+  int get() const noexcept { return fd_; }
+  explicit operator bool() const noexcept { return fd_ >= 0; }
+  int release() noexcept { return std::exchange(fd_, -1); }
+  void reset() noexcept {
+    if (fd_ >= 0) static_cast<void>(CONCUR_SYSCALL(close)(std::exchange(fd_, -1)));
+  }
+
+ private:
+  int fd_ = -1;
+};
+
+// A connected pair of Unix stream sockets: a two-way pipe. Close-on-exec.
+inline std::pair<Fd, Fd> socket_pair() {
+  int sv[2];
+  if (CONCUR_SYSCALL(socketpair)(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
+    throw_errno(errno, "concur: socketpair");
+  }
+  return {Fd(sv[0]), Fd(sv[1])};
+}
+
+// A pipe whose ends are close-on-exec and non-blocking (for wake-ups).
+inline std::pair<Fd, Fd> wake_pipe() {
+  int p[2];
+  if (CONCUR_SYSCALL(pipe2)(p, O_CLOEXEC | O_NONBLOCK) != 0) throw_errno(errno, "concur: pipe2");
+  return {Fd(p[0]), Fd(p[1])};
+}
+
+// Sends all bytes; false if the peer is gone (EPIPE, ECONNRESET). MSG_NOSIGNAL: a dead peer
+// must not kill us with SIGPIPE. EINTR and short writes are retried.
+inline bool send_all(int fd, const void* data, std::size_t size) {
+  const auto* p = static_cast<const std::byte*>(data);
+  while (size > 0) {
+    const ssize_t n = CONCUR_SYSCALL(send)(fd, p, size, MSG_NOSIGNAL);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EPIPE || errno == ECONNRESET) return false;
+      throw_errno(errno, "concur: send to a worker process");
+    }
+    p += n;
+    size -= static_cast<std::size_t>(n);
+  }
+  return true;
+}
+
+// Reads exactly size bytes; false on end of file or a reset connection (the peer is gone).
+inline bool recv_all(int fd, void* data, std::size_t size) {
+  auto* p = static_cast<std::byte*>(data);
+  while (size > 0) {
+    const ssize_t n = CONCUR_SYSCALL(recv)(fd, p, size, 0);
+    if (n == 0) return false;
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (errno == ECONNRESET) return false;
+      throw_errno(errno, "concur: receive from a worker process");
+    }
+    p += n;
+    size -= static_cast<std::size_t>(n);
+  }
+  return true;
+}
+
+// The frame of every message between the pool, its fork server and its workers.
+struct Header {
+  std::uint32_t kind = 0;
+  std::int32_t aux = 0;    // kind-specific (a wait status, an errno)
+  std::uint64_t id = 0;    // a call id or a pid
+  std::uint64_t size = 0;  // payload bytes that follow
+};
+
+enum Kind : std::uint32_t {
+  call = 1,         // pool -> worker: a call message
+  result = 2,       // worker -> pool: the outcome of call `id`
+  ready = 3,        // worker -> pool: the initializer ran
+  init_failed = 4,  // worker -> pool: the initializer threw (payload: the exception)
+  spawn = 10,       // pool -> fork server: start a worker
+  spawned = 11,     // fork server -> pool: worker `id` started; its socket is attached
+  exited = 12,      // fork server -> pool: worker `id` ended with wait status `aux`
+};
+
+inline bool send_message(int fd, const Header& h, std::span<const std::byte> payload = {}) {
+  return send_all(fd, &h, sizeof h) &&
+         (payload.empty() || send_all(fd, payload.data(), payload.size()));
+}
+
+// Sends a header with a descriptor attached (SCM_RIGHTS).
+inline bool send_with_fd(int socket, const Header& h, int fd) {
+  msghdr msg{};
+  iovec iov{const_cast<Header*>(&h), sizeof h};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof control;
+  cmsghdr* c = CMSG_FIRSTHDR(&msg);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN(sizeof(int));
+  std::memcpy(CMSG_DATA(c), &fd, sizeof fd);
+  ssize_t n;
+  do {
+    n = CONCUR_SYSCALL(sendmsg)(socket, &msg, MSG_NOSIGNAL);
+  } while (n < 0 && errno == EINTR);
+  if (n < 0) return false;
+  const auto sent = static_cast<std::size_t>(n);
+  return sent == sizeof h ||
+         send_all(socket, reinterpret_cast<const std::byte*>(&h) + sent, sizeof h - sent);
+}
+
+// Receives a header and the descriptor attached to it, if any (close-on-exec). False if the
+// peer is gone.
+inline bool recv_with_fd(int socket, Header& h, Fd& passed) {
+  msghdr msg{};
+  iovec iov{&h, sizeof h};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof control;
+  ssize_t n;
+  do {
+    n = CONCUR_SYSCALL(recvmsg)(socket, &msg, MSG_CMSG_CLOEXEC);
+  } while (n < 0 && errno == EINTR);
+  if (n <= 0) return false;
+  for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
+    if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+      int fd = -1;
+      std::memcpy(&fd, CMSG_DATA(c), sizeof fd);
+      passed = Fd(fd);
+    }
+  }
+  const auto got = static_cast<std::size_t>(n);
+  return got == sizeof h ||
+         recv_all(socket, reinterpret_cast<std::byte*>(&h) + got, sizeof h - got);
+}
+
+}  // namespace concur::detail::posix

@@ -1,0 +1,325 @@
+// concur/detail/remote.hpp - running a call in another process of the same program: the
+// message a call becomes, the entry point that runs it there, and exceptions as bytes.
+// Part of concur. SPDX-License-Identifier: MIT (see LICENSE).
+#pragma once
+
+#include <concur/codec.hpp>
+#include <concur/errors.hpp>
+
+#include <concur/detail/future_state.hpp>
+
+#include <bit>
+#include <cstddef>
+#include <cstdint>
+#include <exception>
+#include <memory>
+#include <new>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <tuple>
+#include <type_traits>
+#include <typeinfo>
+#include <utility>
+
+namespace concur::detail {
+
+// What a forked worker can run: code addresses mean the same in a fork of this program, so a
+// function pointer travels as its value; a captureless lambda or an empty function object
+// carries no state at all. Anything with state could point into the parent's memory.
+template <class F>
+concept forkable_callable = (std::is_pointer_v<F> &&
+                             std::is_function_v<std::remove_pointer_t<F>>) ||
+                            (std::is_class_v<F> && std::is_empty_v<F> &&
+                             std::is_trivially_copyable_v<F>);
+
+// A forkable callable as a value that crosses to a worker (map's chunks pass fn this way).
+template <class F>
+struct Shipped {
+  F fn;
+};
+
+template <forkable_callable F>
+void encode_callable(Writer& w, const F& fn) {
+  if constexpr (std::is_pointer_v<F>) {
+    w.write_raw(reinterpret_cast<std::uintptr_t>(fn));
+  } else {
+    static_cast<void>(fn);  // empty: nothing to send
+  }
+}
+
+template <forkable_callable F>
+F decode_callable(Reader& r) {
+  if constexpr (std::is_pointer_v<F>) {
+    return reinterpret_cast<F>(r.read_raw<std::uintptr_t>());
+  } else {
+    // An empty, trivially copyable object has no value to restore: its bytes are padding.
+    struct alignas(F) Bytes {
+      unsigned char b[sizeof(F)];
+    };
+    return std::bit_cast<F>(Bytes{});
+  }
+}
+
+// ---- exceptions as bytes -------------------------------------------------------------------
+
+enum class ErrorKind : std::uint8_t {
+  remote,  // anything else: RemoteError(type name, what)
+  exception,
+  worker_crashed,
+  logic_error,
+  invalid_argument,
+  domain_error,
+  length_error,
+  out_of_range,
+  runtime_error,
+  range_error,
+  overflow_error,
+  underflow_error,
+  bad_alloc,
+  error,
+  cancelled_error,
+  timeout_error,
+  invalid_state_error,
+  broken_promise,
+  shutdown_error,
+  broken_executor,
+  broken_thread_pool,
+  broken_process_pool,
+  codec_error,
+};
+
+// Writes kind, type name and what() of the exception being handled. REQUIRES: inside a catch.
+inline void encode_current_exception(Writer& w) {
+  ErrorKind kind = ErrorKind::remote;
+  std::string type;
+  std::string what;
+  try {
+    throw;
+  } catch (const std::exception& e) {
+    type = demangle(typeid(e).name());
+    what = e.what();
+    const std::type_info& t = typeid(e);
+    if (t == typeid(RemoteError)) {
+      type = static_cast<const RemoteError&>(e).type_name();
+    }
+#define CONCUR_KIND(T, K) else if (t == typeid(T)) kind = ErrorKind::K;
+    if (false) {
+    }
+    CONCUR_KIND(std::exception, exception)
+    CONCUR_KIND(WorkerCrashedError, worker_crashed)
+    CONCUR_KIND(std::logic_error, logic_error)
+    CONCUR_KIND(std::invalid_argument, invalid_argument)
+    CONCUR_KIND(std::domain_error, domain_error)
+    CONCUR_KIND(std::length_error, length_error)
+    CONCUR_KIND(std::out_of_range, out_of_range)
+    CONCUR_KIND(std::runtime_error, runtime_error)
+    CONCUR_KIND(std::range_error, range_error)
+    CONCUR_KIND(std::overflow_error, overflow_error)
+    CONCUR_KIND(std::underflow_error, underflow_error)
+    CONCUR_KIND(std::bad_alloc, bad_alloc)
+    CONCUR_KIND(Error, error)
+    CONCUR_KIND(CancelledError, cancelled_error)
+    CONCUR_KIND(TimeoutError, timeout_error)
+    CONCUR_KIND(InvalidStateError, invalid_state_error)
+    CONCUR_KIND(BrokenPromise, broken_promise)
+    CONCUR_KIND(ShutdownError, shutdown_error)
+    CONCUR_KIND(BrokenExecutor, broken_executor)
+    CONCUR_KIND(BrokenThreadPool, broken_thread_pool)
+    CONCUR_KIND(BrokenProcessPool, broken_process_pool)
+    CONCUR_KIND(CodecError, codec_error)
+#undef CONCUR_KIND
+  } catch (...) {
+#if CONCUR_HAS_CXXABI
+    if (const std::type_info* t = abi::__cxa_current_exception_type()) type = demangle(t->name());
+#endif
+    if (type.empty()) type = "unknown exception";
+    what = "an exception of type " + type + " (not derived from std::exception)";
+  }
+  w.write_raw(static_cast<std::uint8_t>(kind));
+  w.write(type);
+  w.write(what);
+  if (kind == ErrorKind::worker_crashed) {
+    try {
+      throw;
+    } catch (const WorkerCrashedError& e) {
+      w.write(e.pid());
+      w.write(e.exit_status());
+      w.write(e.signal());
+    }
+  }
+}
+
+// Rebuilds an exception written by encode_current_exception.
+inline std::exception_ptr decode_exception(Reader& r) {
+  const auto kind = static_cast<ErrorKind>(r.read_raw<std::uint8_t>());
+  std::string type = r.read<std::string>();
+  std::string what = r.read<std::string>();
+  switch (kind) {
+#define CONCUR_REBUILD(T, K) \
+  case ErrorKind::K:         \
+    return std::make_exception_ptr(T(what));
+    CONCUR_REBUILD(std::logic_error, logic_error)
+    CONCUR_REBUILD(std::invalid_argument, invalid_argument)
+    CONCUR_REBUILD(std::domain_error, domain_error)
+    CONCUR_REBUILD(std::length_error, length_error)
+    CONCUR_REBUILD(std::out_of_range, out_of_range)
+    CONCUR_REBUILD(std::runtime_error, runtime_error)
+    CONCUR_REBUILD(std::range_error, range_error)
+    CONCUR_REBUILD(std::overflow_error, overflow_error)
+    CONCUR_REBUILD(std::underflow_error, underflow_error)
+    CONCUR_REBUILD(Error, error)
+    CONCUR_REBUILD(CancelledError, cancelled_error)
+    CONCUR_REBUILD(TimeoutError, timeout_error)
+    CONCUR_REBUILD(InvalidStateError, invalid_state_error)
+    CONCUR_REBUILD(BrokenPromise, broken_promise)
+    CONCUR_REBUILD(ShutdownError, shutdown_error)
+    CONCUR_REBUILD(BrokenExecutor, broken_executor)
+    CONCUR_REBUILD(BrokenThreadPool, broken_thread_pool)
+    CONCUR_REBUILD(BrokenProcessPool, broken_process_pool)
+    CONCUR_REBUILD(CodecError, codec_error)
+#undef CONCUR_REBUILD
+    case ErrorKind::bad_alloc:
+      return std::make_exception_ptr(std::bad_alloc());
+    case ErrorKind::exception:
+      return std::make_exception_ptr(std::exception());  // its what() is fixed anyway
+    case ErrorKind::worker_crashed: {
+      const int pid = r.read<int>();
+      const int exit_status = r.read<int>();
+      const int sig = r.read<int>();
+      return std::make_exception_ptr(WorkerCrashedError(pid, exit_status, sig, what));
+    }
+    case ErrorKind::remote:
+      return std::make_exception_ptr(RemoteError(std::move(type), what));
+  }
+  throw CodecError("concur: a worker's exception message is corrupt (unknown kind)");
+}
+
+// ---- the outcome of one call ---------------------------------------------------------------
+
+// What one call of a chunk produced (see map_range.hpp).
+template <class Value>
+struct Outcome {
+  std::optional<Value> value;
+  std::exception_ptr error;
+};
+
+// A value or an exception, on the wire: a status byte, then the value or the exception.
+template <class R, class Call>
+void encode_outcome(Writer& w, Call&& call) {
+  const std::size_t start = w.bytes().size();
+  try {
+    if constexpr (std::is_void_v<R>) {
+      call();
+      w.write_raw(std::uint8_t{0});
+    } else {
+      R value = call();
+      w.write_raw(std::uint8_t{0});
+      w.write(value);
+    }
+  } catch (...) {
+    w.bytes().resize(start);  // drop a half-written value
+    w.write_raw(std::uint8_t{1});
+    encode_current_exception(w);
+  }
+}
+
+}  // namespace concur::detail
+
+namespace concur {
+
+template <class F>
+requires detail::forkable_callable<F>
+struct Codec<detail::Shipped<F>> {
+  static void encode(Writer& w, const detail::Shipped<F>& s) { detail::encode_callable(w, s.fn); }
+  static detail::Shipped<F> decode(Reader& r) {
+    return detail::Shipped<F>{detail::decode_callable<F>(r)};
+  }
+};
+
+template <class V>
+requires detail::has_codec<V>
+struct Codec<detail::Outcome<V>> {
+  static void encode(Writer& w, const detail::Outcome<V>& o) {
+    if (o.error) {
+      w.write_raw(std::uint8_t{1});
+      try {
+        std::rethrow_exception(o.error);
+      } catch (...) {
+        detail::encode_current_exception(w);
+      }
+    } else {
+      w.write_raw(std::uint8_t{0});
+      w.write(o.value);
+    }
+  }
+  static detail::Outcome<V> decode(Reader& r) {
+    detail::Outcome<V> o;
+    const auto status = r.read_raw<std::uint8_t>();
+    if (status == 1) {
+      o.error = detail::decode_exception(r);
+    } else if (status == 0) {
+      o.value = r.read<std::optional<V>>();
+    } else {
+      throw CodecError("concur::Codec<Outcome>::decode: bad status byte");
+    }
+    return o;
+  }
+};
+
+}  // namespace concur
+
+namespace concur::detail {
+
+// Runs in the worker: rebuilds fn and the arguments, calls, writes the outcome.
+template <class R, class F, class... Args>
+void remote_entry(Reader& in, Writer& out) {
+  encode_outcome<R>(out, [&]() -> R {
+    F fn = decode_callable<F>(in);
+    std::tuple<Args...> args{in.read<Args>()...};  // braces: read left to right
+    return std::apply(std::move(fn), std::move(args));
+  });
+}
+
+using RemoteEntry = void (*)(Reader&, Writer&);
+
+// Runs in the worker on a whole call message.
+inline void run_remote_call(Reader& in, Writer& out) {
+  const auto entry = reinterpret_cast<RemoteEntry>(in.read_raw<std::uintptr_t>());
+  entry(in, out);
+}
+
+// Sets a future from the outcome bytes a worker sent back.
+template <class R>
+void decode_outcome_into(Reader& in, const std::shared_ptr<StateBase>& state) {
+  auto& typed = static_cast<State<R>&>(*state);
+  try {
+    const auto status = in.read_raw<std::uint8_t>();
+    if (status == 0) {
+      if constexpr (std::is_void_v<R>) {
+        typed.set_value(state);
+      } else {
+        typed.set_value(state, in.read<R>());
+      }
+    } else if (status == 1) {
+      typed.set_exception(state, decode_exception(in));
+    } else {
+      throw CodecError("concur::ProcessPoolExecutor: a worker's reply is corrupt (bad status)");
+    }
+  } catch (...) {
+    typed.set_exception(state, std::current_exception());
+  }
+}
+
+// Whether the process pool can run fn(args...) with result R.
+template <class R, class F, class... Args>
+constexpr bool remote_capable = forkable_callable<F> && (has_codec<Args> && ...) &&
+                                (std::is_void_v<R> || has_codec<R>);
+
+// How a packaged call becomes a message, and its reply a result. One per call type.
+struct RemoteOps {
+  void (*encode)(void* call, Writer& w);  // call: the Task body's callable
+  void (*decode)(Reader& in, const std::shared_ptr<StateBase>& state);
+};
+
+}  // namespace concur::detail

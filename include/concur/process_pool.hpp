@@ -1,0 +1,705 @@
+// concur/process_pool.hpp - ProcessPoolExecutor: an Executor that runs calls in worker
+// processes (POSIX: fork and sockets).
+// Part of concur. SPDX-License-Identifier: MIT (see LICENSE).
+#pragma once
+
+// A ProcessPoolExecutor runs calls in up to max_workers worker processes, like Python's
+// concurrent.futures.ProcessPoolExecutor with the fork start method: CPU-bound work in
+// separate address spaces, and a crash that cannot take the caller down.
+//
+// Workers are forks of this very program, so code addresses mean the same in them: a call is
+// a function pointer, a captureless lambda or an empty function object (checked at compile
+// time), and its arguments and result cross as bytes through Codec<T> (see codec.hpp).
+// Exceptions thrown in a worker reach the future: the standard exception types and concur's
+// own are rebuilt as themselves, any other type as RemoteError (its type name and what()).
+//
+// Unlike Python's pool:
+// - a worker that dies (a signal, exit(), the OOM killer) fails only the call it was running,
+//   with WorkerCrashedError, and is replaced; the pool keeps serving
+//   (CrashPolicy::break_pool restores Python's behaviour);
+// - task_timeout kills a worker whose call overruns and fails that call with TimeoutError;
+// - workers are forked from a single-threaded fork server started with the pool, never from
+//   the threaded parent: a mutex held by a parent thread started after the pool cannot be
+//   copied into a worker locked. (A lock held by some thread while the pool itself is being
+//   constructed is copied into the fork server, as with any fork: build pools early.)
+//
+// Workers start no threads, exit when the parent dies or the pool shuts down, and are all
+// reaped: no zombie outlives shutdown(). Descriptors are close-on-exec; a dead worker never
+// raises SIGPIPE in the parent. One thread of the parent (the pool's manager) does all I/O.
+//
+// Example:
+//   int count(int n) { ... }                       // a plain function
+//   concur::ProcessPoolExecutor pool(4);
+//   concur::Future<int> f = pool.submit(count, 10);
+//   for (int r : pool.map(count, std::vector{1, 2, 3})) std::cout << r << "\n";
+
+#include <concur/detail/config.hpp>
+#if !CONCUR_HAS_POSIX
+#error \
+    "concur/process_pool.hpp needs POSIX fork() and sockets; on this platform use concur/thread_pool.hpp"
+#endif
+
+#include <concur/codec.hpp>
+#include <concur/errors.hpp>
+#include <concur/executor.hpp>
+#include <concur/future.hpp>
+
+#include <concur/detail/posix/io.hpp>
+#include <concur/detail/posix/worker.hpp>
+#include <concur/detail/remote.hpp>
+#include <concur/detail/task.hpp>
+
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <deque>
+#include <exception>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <system_error>
+#include <thread>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+namespace concur {
+
+/// What a ProcessPoolExecutor does when a worker process dies while running a call.
+enum class CrashPolicy {
+  replace_worker,  ///< fail that call with WorkerCrashedError, start a new worker, go on
+  break_pool,      ///< Python's behaviour: BrokenProcessPool for every pending call and submit
+};
+
+/// Options of a ProcessPoolExecutor.
+struct ProcessPoolOptions {
+  /// At most this many worker processes; 0 means hardware_concurrency.
+  std::size_t max_workers = 0;
+  /// Runs once at the start of every worker process. If it throws or the worker dies in it,
+  /// the pool breaks (BrokenProcessPool), as in Python.
+  void (*initializer)() = nullptr;
+  /// A worker exits after this many calls and is replaced; 0: never.
+  std::size_t max_tasks_per_child = 0;
+  /// A call running longer is stopped: its worker is killed and replaced, its future fails
+  /// with TimeoutError. Unset: no limit.
+  std::optional<std::chrono::nanoseconds> task_timeout{};
+  /// What a worker's death does to the pool.
+  CrashPolicy on_worker_crash = CrashPolicy::replace_worker;
+};
+
+/// An Executor backed by worker processes. Python: concurrent.futures.ProcessPoolExecutor.
+class ProcessPoolExecutor final : public Executor {
+ public:
+  /// A pool of at most max_workers processes (0: hardware_concurrency).
+  explicit ProcessPoolExecutor(std::size_t max_workers = 0)
+      : ProcessPoolExecutor(ProcessPoolOptions{max_workers, nullptr, 0, std::nullopt,
+                                               CrashPolicy::replace_worker}) {}
+
+  /// Starts the fork server (a fork of the calling process) and the manager thread; workers
+  /// start on demand. Throws std::system_error if the fork server cannot be started.
+  explicit ProcessPoolExecutor(ProcessPoolOptions options)
+      : max_workers_(options.max_workers != 0 ? options.max_workers : default_max_workers()),
+        options_(options) {
+    auto [pool_end, server_end] = detail::posix::socket_pair();
+    auto [wake_r, wake_w] = detail::posix::wake_pipe();
+    const detail::posix::WorkerConfig config{options.initializer, options.max_tasks_per_child};
+    const pid_t pid = CONCUR_SYSCALL(fork)();
+    if (pid < 0) detail::posix::throw_errno(errno, "concur::ProcessPoolExecutor: fork");
+    if (pid == 0) {
+      pool_end.reset();
+      wake_r.reset();
+      wake_w.reset();
+      detail::posix::fork_server_main(server_end.get(), config);
+    }
+    server_pid_ = pid;
+    control_ = std::move(pool_end);
+    wake_r_ = std::move(wake_r);
+    wake_w_ = std::move(wake_w);
+    try {
+      manager_ = std::thread([this] { manager_main(); });
+    } catch (...) {
+      control_.reset();  // the fork server sees end of file and leaves
+      wait_for(server_pid_);
+      throw;
+    }
+  }
+
+  /// shutdown(true): waits for every submitted call; every worker is reaped.
+  ~ProcessPoolExecutor() override { shutdown(true); }
+
+  /// The call, checked at compile time: fn must be a function pointer, a captureless lambda
+  /// or an empty function object, and every argument and the result need a Codec. Otherwise
+  /// as Executor::submit.
+  template <class F, class... Args>
+  [[nodiscard]] auto submit(F&& fn, Args&&... args) {
+    check_call<F, Args...>();
+    return Executor::submit(std::forward<F>(fn), std::forward<Args>(args)...);
+  }
+
+  /// As Executor::map, with fn checked at compile time as submit() does.
+  template <class F, class... Ts>
+  [[nodiscard]] auto map(F&& fn, Ts&&... iterables_then_options) {
+    static_assert(detail::forkable_callable<std::decay_t<F>>,
+                  "concur::ProcessPoolExecutor::map: the task must be a function pointer, a "
+                  "captureless lambda or an empty function object; a worker is a fork of this "
+                  "program, and captured state may point into the parent's memory");
+    return Executor::map(std::forward<F>(fn), std::forward<Ts>(iterables_then_options)...);
+  }
+
+  /// Stops accepting calls; see Executor::shutdown. With wait, returns once every call has
+  /// ended and every worker and the fork server have been reaped.
+  void shutdown(bool wait = true, bool cancel_futures = false) override {
+    std::deque<detail::Task> cancelled;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      shutdown_ = true;
+      if (cancel_futures) cancelled.swap(queue_);
+    }
+    for (detail::Task& task : cancelled) task.cancel();
+    wake();
+    if (wait) {
+      std::lock_guard<std::mutex> join_lock(join_mutex_);
+      if (manager_.joinable() && manager_.get_id() != std::this_thread::get_id()) manager_.join();
+    }
+  }
+
+  /// Sends SIGTERM to every worker and shuts down without waiting: queued calls are
+  /// cancelled, running ones fail with BrokenProcessPool. Python 3.14: terminate_workers().
+  void terminate_workers() { signal_workers(SIGTERM); }
+
+  /// As terminate_workers(), with SIGKILL. Python 3.14: kill_workers().
+  void kill_workers() { signal_workers(SIGKILL); }
+
+  /// The most worker processes this pool runs at once.
+  std::size_t max_workers() const noexcept { return max_workers_; }
+
+  /// The pids of the workers serving the pool (not those retiring at max_tasks_per_child).
+  std::vector<int> worker_pids() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return pids_;
+  }
+
+ protected:
+  void submit_task(detail::Task task) override {
+    if (!task.remote_capable()) {
+      throw Error(
+          "concur::ProcessPoolExecutor::submit: this call cannot run in a worker process: the "
+          "callable must be a function pointer, a captureless lambda or an empty function "
+          "object, and every argument and the result need a concur::Codec (submitting "
+          "through ProcessPoolExecutor itself says which, at compile time)");
+    }
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (broken_)
+        throw BrokenProcessPool("concur::ProcessPoolExecutor::submit: " + broken_reason_);
+      if (shutdown_) {
+        throw ShutdownError(
+            "concur::ProcessPoolExecutor::submit: cannot schedule new tasks after shutdown(); "
+            "submit before shutting down, or use a new executor");
+      }
+      queue_.push_back(std::move(task));
+    }
+    wake();
+  }
+
+ private:
+  template <class F, class... Args>
+  static constexpr void check_call() {
+    using Fn = std::decay_t<F>;
+    static_assert(detail::forkable_callable<Fn>,
+                  "concur::ProcessPoolExecutor::submit: the task must be a function pointer, a "
+                  "captureless lambda or an empty function object; a worker is a fork of this "
+                  "program, and captured state may point into the parent's memory");
+    (require_argument_codec<std::decay_t<Args>>(), ...);
+    using R = detail::call_result_t<F, Args...>;
+    if constexpr (!std::is_void_v<R>) require_result_codec<R>();
+  }
+
+  // One function per type, so that the compiler's instantiation note next to the message names
+  // the type.
+  template <class T>
+  static constexpr void require_argument_codec() {
+    static_assert(detail::has_codec<T>,
+                  "concur::ProcessPoolExecutor::submit: an argument type has no "
+                  "concur::Codec<T> (the note naming require_argument_codec<T> says which T); "
+                  "specialise Codec<T> with "
+                  "encode(Writer&, const T&) and decode(Reader&), or opt in with "
+                  "concur::bitwise_codec<T>");
+  }
+  template <class T>
+  static constexpr void require_result_codec() {
+    static_assert(detail::has_codec<T>,
+                  "concur::ProcessPoolExecutor::submit: the result type has no concur::Codec<T> "
+                  "(the note naming require_result_codec<T> says which T); specialise Codec<T> "
+                  "with encode(Writer&, const T&) "
+                  "and decode(Reader&), or opt in with concur::bitwise_codec<T>");
+  }
+
+  static std::size_t default_max_workers() {
+    const unsigned cpus = std::thread::hardware_concurrency();
+    return cpus == 0 ? 1 : cpus;
+  }
+
+  struct Worker {
+    int pid = 0;
+    detail::posix::Fd fd;
+    bool ready = false;                // its initializer ran
+    std::optional<detail::Task> task;  // the call it runs
+    std::uint64_t call_id = 0;
+    std::optional<detail::Clock::time_point> deadline;
+    bool timed_out = false;  // we killed it for overrunning task_timeout
+    bool gone = false;       // its socket ended: waiting for its exit status
+    std::size_t served = 0;  // calls it finished
+    bool retiring = false;   // reached max_tasks_per_child: it exits and gets no call
+  };
+
+  void wake() noexcept {
+    const char byte = 1;
+    static_cast<void>(::write(wake_w_.get(), &byte, 1));  // full pipe: a wake-up is pending
+  }
+
+  static void wait_for(pid_t pid) noexcept {
+    int status = 0;
+    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+  }
+
+  void signal_workers(int sig) {
+    std::deque<detail::Task> cancelled;
+    std::vector<int> pids;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      shutdown_ = true;
+      terminating_ = true;
+      cancelled.swap(queue_);
+      pids = pids_;
+    }
+    for (detail::Task& task : cancelled) task.cancel();
+    for (const int pid : pids) static_cast<void>(::kill(pid, sig));
+    wake();
+  }
+
+  // ---- the manager thread: all I/O with the fork server and the workers --------------------
+
+  void manager_main() {
+    try {
+      run_manager();
+    } catch (...) {
+      break_pool("the pool's manager failed (" + detail::describe(std::current_exception()) + ")");
+      fail_all_running("the pool's manager failed");
+    }
+    // Workers see end of file and leave; then the fork server, which reaps them all.
+    for (auto& w : workers_) {
+      if (w->pid > 0 && w->task) static_cast<void>(::kill(w->pid, SIGKILL));
+    }
+    workers_.clear();
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      pids_.clear();
+    }
+    control_.reset();
+    wait_for(server_pid_);
+  }
+
+  void run_manager() {
+    while (true) {
+      dispatch();
+      if (finished()) return;
+      std::vector<pollfd> fds;
+      fds.push_back({wake_r_.get(), POLLIN, 0});
+      fds.push_back({control_.get(), POLLIN, 0});
+      std::vector<Worker*> polled;
+      for (auto& w : workers_) {
+        if (!w->gone) {
+          fds.push_back({w->fd.get(), POLLIN, 0});
+          polled.push_back(w.get());
+        }
+      }
+      const int rc = ::poll(fds.data(), static_cast<nfds_t>(fds.size()), poll_timeout_ms());
+      if (rc < 0) {
+        if (errno == EINTR) continue;
+        detail::posix::throw_errno(errno, "concur::ProcessPoolExecutor: poll");
+      }
+      if (fds[0].revents != 0) {
+        char drain[256];
+        while (::read(wake_r_.get(), drain, sizeof drain) > 0) {
+        }
+      }
+      if (fds[1].revents != 0) read_control();
+      for (std::size_t i = 0; i < polled.size(); ++i) {
+        if (fds[i + 2].revents != 0) read_worker(*polled[i]);
+      }
+      enforce_timeouts();
+      collect_gone();
+    }
+  }
+
+  // Done: shut down, nothing queued, no call running, no worker awaiting its status.
+  bool finished() {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (!shutdown_ || !queue_.empty()) return false;
+    }
+    return std::none_of(workers_.begin(), workers_.end(),
+                        [](const auto& w) { return w->task.has_value(); });
+  }
+
+  int poll_timeout_ms() const {
+    std::optional<detail::Clock::time_point> next;
+    for (const auto& w : workers_) {
+      if (w->deadline && !w->timed_out && (!next || *w->deadline < *next)) next = w->deadline;
+    }
+    if (!next) return -1;
+    const auto left = std::chrono::ceil<std::chrono::milliseconds>(*next - detail::Clock::now());
+    return static_cast<int>(std::clamp<long long>(left.count(), 0, 60'000));
+  }
+
+  std::optional<detail::Task> pop_queued() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (queue_.empty()) return std::nullopt;
+    detail::Task task = std::move(queue_.front());
+    queue_.pop_front();
+    return task;
+  }
+
+  bool has_queued() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return !queue_.empty() && !broken_;
+  }
+
+  // Hands queued calls to idle workers, starting workers as needed.
+  void dispatch() {
+    while (has_queued()) {
+      Worker* idle = nullptr;
+      std::size_t live = 0;
+      for (auto& w : workers_) {
+        if (w->gone || w->retiring) continue;
+        ++live;
+        if (!w->task && idle == nullptr) idle = w.get();
+      }
+      if (idle == nullptr) {
+        if (live >= max_workers_ || !spawn_worker()) return;
+        continue;
+      }
+      std::optional<detail::Task> task = pop_queued();
+      if (!task) return;
+      if (!task->start()) continue;  // cancelled while queued
+      Writer message;
+      try {
+        task->encode(message);
+      } catch (...) {
+        task->fail(std::current_exception());
+        continue;
+      }
+      idle->call_id = ++next_call_id_;
+      const detail::posix::Header h{detail::posix::call, 0, idle->call_id, message.bytes().size()};
+      if (options_.task_timeout) {
+        idle->deadline = detail::deadline_after(*options_.task_timeout);
+      }
+      idle->task = std::move(task);
+      if (!detail::posix::send_message(idle->fd.get(), h, message.bytes())) {
+        worker_gone(*idle);  // it died: the call fails as a crash once its status arrives
+      }
+    }
+  }
+
+  // Asks the fork server for a worker; false (and the pool broken when none runs) on failure.
+  bool spawn_worker() {
+    if (!detail::posix::send_message(control_.get(),
+                                     detail::posix::Header{detail::posix::spawn, 0, 0, 0})) {
+      throw std::runtime_error("the fork server is gone");
+    }
+    while (true) {
+      detail::posix::Header h;
+      detail::posix::Fd fd;
+      if (!detail::posix::recv_with_fd(control_.get(), h, fd)) {
+        throw std::runtime_error("the fork server is gone");
+      }
+      if (h.kind == detail::posix::exited) {
+        worker_exited(static_cast<int>(h.id), h.aux);
+        continue;
+      }
+      if (h.kind != detail::posix::spawned) continue;
+      if (h.id == 0 || !fd) {
+        const std::string why = std::error_code(h.aux, std::generic_category()).message();
+        if (std::none_of(workers_.begin(), workers_.end(),
+                         [](const auto& w) { return !w->gone; })) {
+          break_pool("cannot start a worker process (fork: " + why + ")");
+        }
+        return false;
+      }
+      auto w = std::make_unique<Worker>();
+      w->pid = static_cast<int>(h.id);
+      w->fd = std::move(fd);
+      {
+        std::lock_guard<std::mutex> lock(mutex_);
+        pids_.push_back(w->pid);
+      }
+      workers_.push_back(std::move(w));
+      return true;
+    }
+  }
+
+  void read_control() {
+    detail::posix::Header h;
+    detail::posix::Fd fd;
+    if (!detail::posix::recv_with_fd(control_.get(), h, fd)) {
+      throw std::runtime_error("the fork server is gone");
+    }
+    if (h.kind == detail::posix::exited) worker_exited(static_cast<int>(h.id), h.aux);
+  }
+
+  void read_worker(Worker& w) {
+    detail::posix::Header h;
+    if (!detail::posix::recv_all(w.fd.get(), &h, sizeof h)) {
+      worker_gone(w);
+      return;
+    }
+    std::vector<std::byte> payload(static_cast<std::size_t>(h.size));
+    if (!payload.empty() && !detail::posix::recv_all(w.fd.get(), payload.data(), payload.size())) {
+      worker_gone(w);
+      return;
+    }
+    switch (h.kind) {
+      case detail::posix::ready:
+        w.ready = true;
+        return;
+      case detail::posix::init_failed: {
+        std::string what = "its initializer threw";
+        try {
+          Reader r(payload);
+          std::rethrow_exception(detail::decode_exception(r));
+        } catch (const std::exception& e) {
+          what += " (" + detail::describe(std::current_exception()) + ")";
+          static_cast<void>(e);
+        }
+        break_pool("a worker process could not start: " + what);
+        return;
+      }
+      case detail::posix::result:
+        if (w.task && h.id == w.call_id) {
+          Reader r(payload);
+          w.task->finish_from(r);
+          w.task.reset();
+          w.deadline.reset();
+          ++w.served;
+          if (options_.max_tasks_per_child != 0 && w.served >= options_.max_tasks_per_child) {
+            w.retiring = true;  // it leaves after this reply; a new worker takes its place
+            std::lock_guard<std::mutex> lock(mutex_);
+            pids_.erase(std::remove(pids_.begin(), pids_.end(), w.pid), pids_.end());
+          }
+        }
+        return;
+      default:
+        return;
+    }
+  }
+
+  // The worker's socket ended (it exited or died). Its call, if any, fails once the fork
+  // server has told us how it ended.
+  void worker_gone(Worker& w) {
+    w.gone = true;
+    w.fd.reset();
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      pids_.erase(std::remove(pids_.begin(), pids_.end(), w.pid), pids_.end());
+    }
+    const auto status = exit_status_.find(w.pid);
+    if (status != exit_status_.end()) {
+      const int s = status->second;
+      exit_status_.erase(status);
+      ended(w, s);
+    }
+  }
+
+  void worker_exited(int pid, int status) {
+    for (auto& w : workers_) {
+      if (w->pid != pid) continue;
+      if (w->gone) {
+        ended(*w, status);
+      } else {
+        exit_status_[pid] = status;  // its end of file is still to be read
+      }
+      return;
+    }
+  }
+
+  // REQUIRES: w.gone. Settles w's call from its wait status; w is removed by collect_gone().
+  void ended(Worker& w, int status) {
+    w.pid = -w.pid;  // marks it for collect_gone()
+    const int pid = -w.pid;
+    const bool was_ready = w.ready;
+    if (!w.task) {
+      if (!was_ready && options_.initializer != nullptr) {
+        break_pool("a worker process died in its initializer (" + describe_status(status) + ")");
+      }
+      return;
+    }
+    detail::Task task = std::move(*w.task);
+    w.task.reset();
+    std::exception_ptr error;
+    if (w.timed_out) {
+      error = std::make_exception_ptr(TimeoutError(
+          "concur::ProcessPoolExecutor: the call ran longer than task_timeout; its worker " +
+          std::to_string(pid) + " was killed and replaced"));
+    } else if (terminating_now()) {
+      error = std::make_exception_ptr(BrokenProcessPool(
+          "concur::ProcessPoolExecutor: worker " + std::to_string(pid) +
+          " was stopped by terminate_workers() or kill_workers() while running the call"));
+    } else if (!was_ready && options_.initializer != nullptr) {
+      const std::string why =
+          "a worker process died in its initializer (" + describe_status(status) + ")";
+      break_pool(why);
+      error = std::make_exception_ptr(BrokenProcessPool("concur::ProcessPoolExecutor: " + why));
+    } else {
+      const bool signalled = WIFSIGNALED(status);
+      const int exit_status = signalled ? -1 : WEXITSTATUS(status);
+      const int sig = signalled ? WTERMSIG(status) : 0;
+      const std::string what = "concur::ProcessPoolExecutor: worker " + std::to_string(pid) + " " +
+                               describe_status(status) + " while running a task";
+      if (options_.on_worker_crash == CrashPolicy::break_pool) {
+        break_pool("worker " + std::to_string(pid) + " " + describe_status(status) +
+                   " while running a task (CrashPolicy::break_pool)");
+        error = std::make_exception_ptr(BrokenProcessPool(
+            what + "; the pool is broken (CrashPolicy::break_pool): create a new one"));
+      } else {
+        error = std::make_exception_ptr(
+            WorkerCrashedError(pid, exit_status, sig, what + "; the worker was replaced"));
+      }
+    }
+    task.fail(error);
+  }
+
+  void collect_gone() {
+    workers_.erase(std::remove_if(workers_.begin(), workers_.end(),
+                                  [](const auto& w) { return w->gone && w->pid < 0; }),
+                   workers_.end());
+  }
+
+  void enforce_timeouts() {
+    const auto now = detail::Clock::now();
+    for (auto& w : workers_) {
+      if (w->task && w->deadline && !w->timed_out && !w->gone && now >= *w->deadline) {
+        w->timed_out = true;
+        static_cast<void>(::kill(w->pid, SIGKILL));
+      }
+    }
+  }
+
+  bool terminating_now() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return terminating_;
+  }
+
+  static std::string describe_status(int status) {
+    if (WIFSIGNALED(status)) {
+      const int sig = WTERMSIG(status);
+      const char* name = signal_name(sig);
+      return "was killed by signal " + std::to_string(sig) +
+             (name != nullptr ? std::string(" (") + name + ")" : std::string());
+    }
+    return "exited with status " + std::to_string(WEXITSTATUS(status));
+  }
+
+  static const char* signal_name(int sig) noexcept {
+    switch (sig) {
+      case SIGKILL:
+        return "SIGKILL";
+      case SIGSEGV:
+        return "SIGSEGV";
+      case SIGABRT:
+        return "SIGABRT";
+      case SIGTERM:
+        return "SIGTERM";
+      case SIGBUS:
+        return "SIGBUS";
+      case SIGFPE:
+        return "SIGFPE";
+      case SIGILL:
+        return "SIGILL";
+      case SIGINT:
+        return "SIGINT";
+      case SIGQUIT:
+        return "SIGQUIT";
+      case SIGHUP:
+        return "SIGHUP";
+      case SIGPIPE:
+        return "SIGPIPE";
+      case SIGXCPU:
+        return "SIGXCPU";
+      case SIGUSR1:
+        return "SIGUSR1";
+      case SIGUSR2:
+        return "SIGUSR2";
+      default:
+        return nullptr;
+    }
+  }
+
+  // Python's behaviour: every queued call fails with BrokenProcessPool, and so does every later
+  // submit; running calls fail too and their workers are stopped.
+  void break_pool(const std::string& reason) {
+    std::deque<detail::Task> pending;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (!broken_) {
+        broken_ = true;
+        broken_reason_ = reason + "; the pool is broken: create a new one";
+      }
+      pending.swap(queue_);
+    }
+    const auto error = std::make_exception_ptr(
+        BrokenProcessPool("concur::ProcessPoolExecutor: " + broken_reason_copy()));
+    for (detail::Task& task : pending) task.fail(error);
+    fail_all_running(reason);
+  }
+
+  std::string broken_reason_copy() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return broken_reason_;
+  }
+
+  void fail_all_running(const std::string& reason) {
+    for (auto& w : workers_) {
+      if (!w->task) continue;
+      w->task->fail(std::make_exception_ptr(BrokenProcessPool(
+          "concur::ProcessPoolExecutor: " + reason + "; the pool is broken: create a new one")));
+      w->task.reset();
+      if (!w->gone) static_cast<void>(::kill(w->pid, SIGKILL));
+    }
+  }
+
+  const std::size_t max_workers_;
+  const ProcessPoolOptions options_;
+
+  pid_t server_pid_ = -1;
+  detail::posix::Fd control_;  // to the fork server; manager-only after construction
+  detail::posix::Fd wake_r_;   // the manager polls it; submit() and shutdown() write wake_w_
+  detail::posix::Fd wake_w_;
+  std::thread manager_;
+  std::mutex join_mutex_;  // serialises joining the manager
+
+  // The manager thread's own state.
+  std::vector<std::unique_ptr<Worker>> workers_;
+  std::map<int, int> exit_status_;  // pid -> wait status, for workers whose EOF is still unread
+  std::uint64_t next_call_id_ = 0;
+
+  mutable std::mutex mutex_;
+  std::deque<detail::Task> queue_;  // guarded by mutex_
+  std::vector<int> pids_;           // guarded by mutex_: live workers
+  bool shutdown_ = false;           // guarded by mutex_
+  bool terminating_ = false;        // guarded by mutex_
+  bool broken_ = false;             // guarded by mutex_
+  std::string broken_reason_;       // guarded by mutex_
+};
+
+}  // namespace concur

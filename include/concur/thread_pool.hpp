@@ -1,0 +1,305 @@
+// concur/thread_pool.hpp - ThreadPoolExecutor: an Executor that runs calls on a pool of threads.
+// Part of concur. SPDX-License-Identifier: MIT (see LICENSE).
+#pragma once
+
+// A ThreadPoolExecutor runs submitted calls on up to max_workers threads, like Python's
+// concurrent.futures.ThreadPoolExecutor. Threads start on demand (when a call is queued and no
+// thread is idle) and idle ones are reused; each is named "<prefix>_<N>".
+//
+// Unlike Python's pool (and BS::thread_pool's, Taskflow's...), waiting inside the pool never
+// deadlocks it: a worker that waits for a future (result(), wait(), exception(), concur::wait,
+// as_completed) runs the pool's queued calls meanwhile, so a task that submits a subtask and
+// waits for it completes even with max_workers = 1, and no extra thread is started for it.
+// Waiting outside the pool never runs calls.
+//
+// Unlike C++'s std::async, unlike Python's threads, C++ threads run CPU-bound calls in
+// parallel.
+//
+// Example:
+//   concur::ThreadPoolExecutor pool(concur::ThreadPoolOptions{.max_workers = 4,
+//                                                             .thread_name_prefix = "io"});
+//   auto f = pool.submit(download, url);   // Future<std::string>
+//   std::string page = f.result();
+//   // ~ThreadPoolExecutor() waits for every call, as Python's `with` does.
+
+#include <concur/errors.hpp>
+#include <concur/executor.hpp>
+#include <concur/future.hpp>
+
+#include <concur/detail/parker.hpp>
+#include <concur/detail/task.hpp>
+#include <concur/detail/thread_name.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <cstddef>
+#include <deque>
+#include <exception>
+#include <functional>
+#include <mutex>
+#include <string>
+#include <system_error>
+#include <thread>
+#include <utility>
+#include <vector>
+
+namespace concur {
+
+/// Options of a ThreadPoolExecutor.
+struct ThreadPoolOptions {
+  /// At most this many threads; 0 means Python's default, min(32, hardware_concurrency + 4).
+  std::size_t max_workers = 0;
+  /// Threads are named "<prefix>_<N>"; empty means "concur-<K>", K counting pools.
+  std::string thread_name_prefix{};
+  /// Runs once at the start of every worker thread. If it throws, the pool breaks: pending
+  /// calls fail and later submits throw BrokenThreadPool.
+  std::function<void()> initializer{};
+};
+
+/// An Executor backed by a pool of threads. Python: concurrent.futures.ThreadPoolExecutor.
+class ThreadPoolExecutor final : public Executor, private detail::WorkHelper {
+ public:
+  /// A pool of at most max_workers threads (0: min(32, hardware_concurrency + 4)).
+  explicit ThreadPoolExecutor(std::size_t max_workers = 0)
+      : ThreadPoolExecutor(ThreadPoolOptions{max_workers, {}, {}}) {}
+
+  explicit ThreadPoolExecutor(ThreadPoolOptions options)
+      : max_workers_(options.max_workers != 0 ? options.max_workers : default_max_workers()),
+        prefix_(options.thread_name_prefix.empty() ? default_prefix()
+                                                   : std::move(options.thread_name_prefix)),
+        initializer_(std::move(options.initializer)) {}
+
+  /// shutdown(true): waits for every submitted call, as Python's `with` block does.
+  ~ThreadPoolExecutor() override { shutdown(true); }
+
+  /// Stops accepting calls; see Executor::shutdown. Called from one of this pool's own
+  /// workers, shutdown(true) waits for the other workers only.
+  void shutdown(bool wait = true, bool cancel_futures = false) override {
+    std::vector<detail::Task> cancelled;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      shutdown_ = true;
+      if (cancel_futures) {
+        cancelled.assign(std::make_move_iterator(queue_.begin()),
+                         std::make_move_iterator(queue_.end()));
+        queue_.clear();
+      }
+      wake_all_idle_locked();
+    }
+    for (detail::Task& task : cancelled) task.cancel();
+    cancelled.clear();
+    if (wait) join_workers();
+  }
+
+  /// The most threads this pool starts.
+  std::size_t max_workers() const noexcept { return max_workers_; }
+
+  /// How many threads this pool has started so far.
+  std::size_t thread_count() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return threads_.size();
+  }
+
+ protected:
+  void submit_task(detail::Task task) override {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (broken_) throw BrokenThreadPool("concur::ThreadPoolExecutor::submit: " + broken_reason_);
+    if (shutdown_) {
+      throw ShutdownError(
+          "concur::ThreadPoolExecutor::submit: cannot schedule new tasks after shutdown(); "
+          "submit before shutting down, or use a new executor");
+    }
+    queue_.push_back(std::move(task));
+    try {
+      wake_or_start_locked();
+    } catch (...) {
+      queue_.pop_back();  // no thread can run it: give it back, nothing queued
+      throw;
+    }
+  }
+
+ private:
+  static std::size_t default_max_workers() {
+    const std::size_t cpus = std::thread::hardware_concurrency();
+    return std::min<std::size_t>(32, cpus + 4);
+  }
+
+  static std::string default_prefix() {
+    static std::atomic<std::size_t> pools{0};
+    return "concur-" + std::to_string(pools.fetch_add(1, std::memory_order_relaxed));
+  }
+
+  // REQUIRES: mutex_ held. Makes sure someone will run the queued calls: an idle thread is
+  // woken; else, unless enough workers are about to come back (their call's future is already
+  // done: its waiter may submit again before the worker is idle), a new thread starts if the
+  // pool has room. Throws std::system_error only when no thread at all could be started.
+  void wake_or_start_locked() {
+    if (!idle_.empty()) {
+      detail::Parker* parker = idle_.back();
+      idle_.pop_back();
+      parker->unpark();  // under mutex_: see Parker's lifetime rule
+      return;
+    }
+    if (threads_.size() >= max_workers_ || shutdown_) return;
+    std::size_t returning = 0;
+    for (const WorkerSlot& slot : workers_) {
+      if (slot.returning || (slot.call != nullptr && slot.call->done())) ++returning;
+    }
+    if (queue_.size() <= returning) return;
+    const std::size_t n = threads_.size();
+    try {
+      workers_.emplace_back();
+      threads_.emplace_back([this, n] { worker_main(n); });
+    } catch (const std::system_error&) {
+      workers_.pop_back();
+      if (threads_.empty()) throw;  // else the running threads will get to it
+    }
+  }
+
+  // REQUIRES: mutex_ held.
+  void wake_all_idle_locked() {
+    for (detail::Parker* parker : idle_) parker->unpark();
+    idle_.clear();
+  }
+
+  // REQUIRES: mutex_ held. False if parker was not idle (someone chose it and removed it).
+  bool remove_idle_locked(detail::Parker* parker) {
+    const auto it = std::find(idle_.begin(), idle_.end(), parker);
+    if (it == idle_.end()) return false;
+    idle_.erase(it);
+    return true;
+  }
+
+  void worker_main(std::size_t n) {
+    detail::set_thread_name(detail::make_thread_name(prefix_, n));
+    detail::current_helper() = this;
+    if (initializer_) {
+      try {
+        initializer_();
+      } catch (...) {
+        detail::current_helper() = nullptr;
+        break_pool(std::current_exception());
+        return;
+      }
+    }
+    detail::Parker& parker = detail::this_thread_parker();
+    std::unique_lock<std::mutex> lock(mutex_);
+    while (true) {
+      if (!queue_.empty()) {
+        detail::Task task = std::move(queue_.front());
+        queue_.pop_front();
+        workers_[n] = WorkerSlot{task.state().get(), false};
+        lock.unlock();
+        task.run();
+        lock.lock();
+        workers_[n] = WorkerSlot{nullptr, true};  // before the task (and maybe its state) goes
+        lock.unlock();
+        task = detail::Task();  // the call's captures die outside the lock
+        lock.lock();
+        continue;
+      }
+      workers_[n].returning = false;
+      if (shutdown_ || broken_) break;
+      idle_.push_back(&parker);
+      lock.unlock();
+      parker.park_until(std::nullopt);
+      lock.lock();
+      remove_idle_locked(&parker);
+    }
+    lock.unlock();
+    detail::current_helper() = nullptr;
+  }
+
+  // Help-while-waiting: runs queued calls on this worker until ready() or the deadline. While
+  // nothing is queued, the worker parks as an idle thread, so a new submit or the awaited
+  // future wakes it.
+  bool help_until(detail::Parker& parker, detail::ReadyRef ready,
+                  const detail::Deadline& deadline) override {
+    while (true) {
+      if (ready()) return true;
+      std::unique_lock<std::mutex> lock(mutex_);
+      if (!queue_.empty()) {
+        detail::Task task = std::move(queue_.front());
+        queue_.pop_front();
+        lock.unlock();
+        task.run();
+        continue;  // task dies here, outside the lock
+      }
+      if (deadline && detail::Clock::now() >= *deadline) {
+        lock.unlock();
+        return ready();
+      }
+      idle_.push_back(&parker);
+      lock.unlock();
+      parker.park_until(deadline);
+      lock.lock();
+      const bool chosen = !remove_idle_locked(&parker);
+      lock.unlock();
+      if (chosen && ready()) {
+        // A submit woke us for a call we will not run: pass the wake-up on.
+        lock.lock();
+        if (!queue_.empty()) {
+          try {
+            wake_or_start_locked();
+          } catch (const std::system_error&) {  // only when no thread exists: impossible here
+          }
+        }
+        return true;
+      }
+    }
+  }
+
+  void break_pool(std::exception_ptr cause) {
+    std::deque<detail::Task> pending;
+    std::string reason;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (!broken_) {
+        broken_ = true;
+        broken_reason_ = "a thread initializer threw (" + detail::describe(cause) +
+                         "); the pool is broken and runs nothing more: create a new pool";
+      }
+      reason = broken_reason_;
+      pending.swap(queue_);
+      wake_all_idle_locked();
+    }
+    for (detail::Task& task : pending) {
+      task.fail(std::make_exception_ptr(BrokenThreadPool("concur::ThreadPoolExecutor: " + reason)));
+    }
+  }
+
+  void join_workers() {
+    std::lock_guard<std::mutex> join_lock(join_mutex_);
+    // After shutdown_ no thread is added, so threads_ is stable without mutex_.
+    std::vector<std::thread*> threads;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      for (std::thread& t : threads_) threads.push_back(&t);
+    }
+    for (std::thread* t : threads) {
+      if (t->joinable() && t->get_id() != std::this_thread::get_id()) t->join();
+    }
+  }
+
+  const std::size_t max_workers_;
+  const std::string prefix_;
+  const std::function<void()> initializer_;
+
+  mutable std::mutex mutex_;
+  std::deque<detail::Task> queue_;     // guarded by mutex_
+  std::vector<detail::Parker*> idle_;  // guarded by mutex_: threads parked waiting for work
+  std::deque<std::thread> threads_;    // guarded by mutex_; stable addresses
+  // What worker n is doing, so that submit() does not start a thread for a call that a worker
+  // about to return would take.
+  struct WorkerSlot {
+    const detail::StateBase* call = nullptr;  // the call it runs, or null
+    bool returning = false;                   // it ran a call and is coming back for more
+  };
+  std::deque<WorkerSlot> workers_;  // guarded by mutex_
+  bool shutdown_ = false;           // guarded by mutex_
+  bool broken_ = false;             // guarded by mutex_
+  std::string broken_reason_;       // guarded by mutex_
+  std::mutex join_mutex_;           // serialises joining
+};
+
+}  // namespace concur
