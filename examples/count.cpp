@@ -44,8 +44,10 @@ constexpr double target_sequential_seconds = 1.0;
 // are forks of this program made when the pool is built, so they see the value it had then.
 std::int64_t g_loops = talk_loops;
 
-// The talks' task: `i += 1` g_loops times, then `return i * number`.
-std::int64_t count(int number) {
+// The talks' task: `i += 1` g_loops times, then `return i * number`. Never inlined, so that all
+// four ways run the very same machine code: an inlined copy of a loop this tight can land across
+// a cache-line boundary and run at half speed, which would time code placement, not the pools.
+[[gnu::noinline]] std::int64_t count(int number) {
   std::int64_t i = 0;
   for (std::int64_t k = 0; k < g_loops; ++k) {
     ++i;

@@ -9,6 +9,7 @@
 #include <concur/thread_pool.hpp>
 #include <concur/version.hpp>
 #include <concur/wait.hpp>
+
 #include <concur/detail/config.hpp>
 #if CONCUR_HAS_POSIX
 #include <concur/process_pool.hpp>

@@ -61,6 +61,7 @@
 #include <cstring>
 #include <deque>
 #include <exception>
+#include <limits>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -360,7 +361,8 @@ class ProcessPoolExecutor final : public Executor {
     }
     if (!next) return -1;
     const auto left = std::chrono::ceil<std::chrono::milliseconds>(*next - detail::Clock::now());
-    return static_cast<int>(std::clamp<long long>(left.count(), 0, 60'000));
+    return static_cast<int>(
+        std::clamp<long long>(left.count(), 0, std::numeric_limits<int>::max()));
   }
 
   std::optional<detail::Task> pop_queued() {
