@@ -113,6 +113,7 @@ class ProcessPoolExecutor final : public Executor {
     auto [pool_end, server_end] = detail::posix::socket_pair();
     auto [wake_r, wake_w] = detail::posix::wake_pipe();
     const detail::posix::WorkerConfig config{options.initializer, options.max_tasks_per_child};
+    detail::posix::flush_standard_streams();  // or every worker would print it again
     const pid_t pid = CONCUR_SYSCALL(fork)();
     if (pid < 0) detail::posix::throw_errno(errno, "concur::ProcessPoolExecutor: fork");
     if (pid == 0) {

@@ -31,9 +31,23 @@
 #include <cstddef>
 #include <cstdio>
 #include <cstdlib>
+#include <iostream>
 #include <vector>
 
 namespace concur::detail::posix {
+
+// Writes out what this process has buffered for standard output and error (C stdio and the
+// standard streams, which may be unsynchronised): before a fork, so that children do not
+// print the parent's pending output again; in a worker, before a reply and before _exit.
+inline void flush_standard_streams() noexcept {
+  try {
+    std::cout.flush();
+    std::cerr.flush();
+    std::clog.flush();
+  } catch (...) {  // a stream set to throw: its output is lost, the worker goes on
+  }
+  static_cast<void>(std::fflush(nullptr));
+}
 
 struct WorkerConfig {
   void (*initializer)() = nullptr;
@@ -92,7 +106,7 @@ inline void reset_signals_for_worker() {
       encode_current_exception(w);
       const Header h{init_failed, 0, 0, w.bytes().size()};
       static_cast<void>(send_message(fd, h, w.bytes()));
-      std::fflush(nullptr);
+      flush_standard_streams();
       ::_exit(1);
     }
   }
@@ -114,12 +128,12 @@ inline void reset_signals_for_worker() {
       encode_current_exception(out);
     }
     if (message.size() > (1U << 20)) message = {};  // do not keep a huge buffer around
-    std::fflush(nullptr);                           // the call's output, before anything else
+    flush_standard_streams();                       // the call's output, before anything else
     const Header reply{result, 0, h.id, out.bytes().size()};
     if (!send_message(fd, reply, out.bytes())) break;
     if (config.max_tasks_per_child != 0 && ++served >= config.max_tasks_per_child) break;
   }
-  std::fflush(nullptr);
+  flush_standard_streams();
   ::_exit(0);
 }
 
