@@ -19,63 +19,14 @@
 #include <vector>
 
 #include "support/catch.hpp"
+#include "support/futures.hpp"
 #include "support/gate.hpp"
+#include "support/tasks.hpp"
 
 namespace {
 
 using namespace std::chrono_literals;
-using concur_test::ContainsSubstring;
-
-struct TestError : std::runtime_error {
-  using std::runtime_error::runtime_error;
-};
-
-int mul(int x, int y) {
-  return x * y;
-}
-
-// The futures of CPython's util.py, driven through a Promise (see test_wait.cpp).
-enum class Kind { pending, running, cancelled_and_notified, failed, succeeded };
-
-struct Specimen {
-  explicit Specimen(Kind kind) {
-    switch (kind) {
-      case Kind::pending:
-        break;
-      case Kind::running:
-        (void)promise.set_running_or_notify_cancel();
-        break;
-      case Kind::cancelled_and_notified:
-        (void)future.cancel();
-        (void)promise.set_running_or_notify_cancel();
-        break;
-      case Kind::failed:
-        promise.set_exception(std::make_exception_ptr(TestError("failed")));
-        break;
-      case Kind::succeeded:
-        promise.set_result(42);
-        break;
-    }
-  }
-  // Resolves what the test left open and marks failures seen, so teardown stays quiet.
-  ~Specimen() {
-    try {
-      if (!future.done()) promise.set_result(0);
-      if (future.state() == concur::FutureState::finished) (void)future.exception();
-    } catch (...) {
-    }
-  }
-  Specimen(const Specimen&) = delete;
-  Specimen& operator=(const Specimen&) = delete;
-
-  concur::Promise<int> promise;
-  concur::Future<int> future = promise.get_future();
-};
-
-struct OpenOnExit {
-  concur_test::Gate& gate;
-  ~OpenOnExit() { gate.open(); }
-};
+using namespace concur_test;  // support/futures.hpp and support/tasks.hpp
 
 // Everything the range yields before it ends or throws; `timed_out` tells which.
 template <class F>
@@ -94,18 +45,6 @@ auto drain(Range&& range) {
     out.timed_out = true;
   }
   return out;
-}
-
-// True if `got` holds exactly the futures of `want` (in any order), each once.
-template <class F>
-bool holds_exactly(const std::vector<F>& got, const std::vector<F>& want) {
-  if (got.size() != want.size()) return false;
-  for (const F& w : want) {
-    std::size_t n = 0;
-    for (const F& g : got) n += (g == w) ? 1U : 0U;
-    if (n != 1) return false;
-  }
-  return true;
 }
 
 }  // namespace

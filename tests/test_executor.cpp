@@ -30,22 +30,15 @@
 
 #include "support/catch.hpp"
 #include "support/gate.hpp"
+#include "support/tasks.hpp"
 
 using namespace std::chrono_literals;
+using concur_test::int_pow;
+using concur_test::mul;
 
 namespace {
 
 constexpr auto kLongWait = std::chrono::seconds(10);  // a hang turns into a failure after this
-
-int mul(int x, int y) {
-  return x * y;
-}
-
-long long int_pow(int base, int exponent) {
-  long long result = 1;
-  for (int i = 0; i < exponent; ++i) result *= base;
-  return result;
-}
 
 struct DivMod {
   int quotient;

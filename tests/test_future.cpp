@@ -22,18 +22,14 @@
 #include <vector>
 
 #include "support/catch.hpp"
+#include "support/futures.hpp"
 #include "support/gate.hpp"
 
 namespace {
 
 using namespace std::chrono_literals;
 using concur::FutureState;
-using concur_test::ContainsSubstring;
-
-// Stands in for the OSError of CPython's util.py: a task's own exception type.
-struct TestError : std::runtime_error {
-  using std::runtime_error::runtime_error;
-};
+using namespace concur_test;  // support/futures.hpp
 
 std::exception_ptr test_error(const char* what) {
   return std::make_exception_ptr(TestError(what));
@@ -63,49 +59,6 @@ bool holds(const std::exception_ptr& e) {
     return false;
   }
 }
-
-// The six futures of CPython's util.py (PENDING_FUTURE ... SUCCESSFUL_FUTURE), driven through a
-// Promise. concur has no CANCELLED / CANCELLED_AND_NOTIFIED split: "notified" is a cancelled
-// future whose set_running_or_notify_cancel() has already returned false.
-enum class Kind { pending, running, cancelled, cancelled_and_notified, failed, succeeded };
-
-struct Specimen {
-  explicit Specimen(Kind kind) {
-    switch (kind) {
-      case Kind::pending:
-        break;
-      case Kind::running:
-        (void)promise.set_running_or_notify_cancel();
-        break;
-      case Kind::cancelled:
-        (void)future.cancel();
-        break;
-      case Kind::cancelled_and_notified:
-        (void)future.cancel();
-        (void)promise.set_running_or_notify_cancel();
-        break;
-      case Kind::failed:
-        promise.set_exception(test_error("specimen failure"));
-        break;
-      case Kind::succeeded:
-        promise.set_result(42);
-        break;
-    }
-  }
-  // Keeps teardown quiet: a specimen is not about broken promises or unobserved failures.
-  ~Specimen() {
-    try {
-      if (!future.done()) promise.set_result(0);
-      if (future.state() == FutureState::finished) (void)future.exception();
-    } catch (...) {
-    }
-  }
-  Specimen(const Specimen&) = delete;
-  Specimen& operator=(const Specimen&) = delete;
-
-  concur::Promise<int> promise;
-  concur::Future<int> future = promise.get_future();
-};
 
 // Records every exception_ptr a handler receives; usable from any thread.
 class Reports {
@@ -448,10 +401,7 @@ TEST_CASE("an exception escaping a done-callback on a pool worker does not reach
   ScopedCallbackErrorHandler guard(reports.handler());
   concur_test::Gate gate;
   concur::ThreadPoolExecutor pool(1);
-  struct OpenOnExit {
-    concur_test::Gate& gate;
-    ~OpenOnExit() { gate.open(); }
-  } opener{gate};
+  OpenOnExit opener{gate};
   auto held = pool.submit([&gate] {
     gate.wait();
     return 1;

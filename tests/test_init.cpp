@@ -10,7 +10,6 @@
 #include <atomic>
 #include <chrono>
 #include <cstddef>
-#include <mutex>
 #include <set>
 #include <stdexcept>
 #include <string>
@@ -19,31 +18,16 @@
 
 #include "support/catch.hpp"
 #include "support/gate.hpp"
+#include "support/threads.hpp"
 
 using namespace std::chrono_literals;
+using concur_test::ThreadSet;
 
 namespace {
 
 constexpr auto kLongWait = std::chrono::seconds(10);  // a hang turns into a failure after this
 
 thread_local bool t_initialized = false;  // set by the initializer on the thread it runs on
-
-// Records which threads ran something; thread-safe.
-class ThreadSet {
- public:
-  void add() {
-    std::lock_guard<std::mutex> lock(mutex_);
-    ids_.insert(std::this_thread::get_id());
-  }
-  std::set<std::thread::id> ids() {
-    std::lock_guard<std::mutex> lock(mutex_);
-    return ids_;
-  }
-
- private:
-  std::mutex mutex_;
-  std::set<std::thread::id> ids_;
-};
 
 }  // namespace
 

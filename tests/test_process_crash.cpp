@@ -8,58 +8,40 @@
 // Lib/test/test_concurrent_futures/test_deadlock.py and test_process_pool.py
 // (test_killed_child). Every case is tagged [process][crash]; the TSan builds exclude [process].
 //
-// Tasks talk to the test through FIFOs named by path (see test_process_pool.cpp, which explains
-// the same helpers): a doomed task reports its pid, then dies, or waits to be killed.
+// Tasks talk to the test through FIFOs named by path (Fifo, support/process.hpp; its FIFOs live
+// in /tmp/concur-crash-test-*): a doomed task reports its pid, then dies, or waits to be killed.
 #include <concur/errors.hpp>
 #include <concur/future.hpp>
 #include <concur/process_pool.hpp>
 
-#include <dirent.h>
-#include <fcntl.h>
-#include <poll.h>
 #include <signal.h>
 #include <sys/resource.h>
-#include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/types.h>
 #include <unistd.h>
 
-#include <algorithm>
-#include <cerrno>
 #include <chrono>
 #include <csignal>
 #include <cstddef>
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
-#include <fstream>
 #include <iostream>
-#include <iterator>
 #include <optional>
-#include <set>
-#include <sstream>
 #include <stdexcept>
 #include <string>
-#include <system_error>
 #include <thread>
-#include <typeinfo>
 #include <utility>
 #include <vector>
 
 #include "support/catch.hpp"
+#include "support/process.hpp"
 
 using namespace std::chrono_literals;
+using namespace concur_test;  // support/process.hpp
 
 namespace {
 
-constexpr auto kLongWait = std::chrono::seconds(20);  // a hang turns into a failure after this
-
-// The test process's pid, fixed before any pool forks.
-const int g_test_pid = static_cast<int>(::getpid());
-
-int self_pid() {
-  return static_cast<int>(::getpid());
-}
+constexpr auto kLongWait = kProcessLongWait;  // a hang turns into a failure after this
 
 // In a worker, std::exit runs the atexit handlers, LeakSanitizer's end-of-process check among
 // them. A forked worker's heap holds objects that only the parent's other threads point to, so
@@ -75,246 +57,6 @@ extern "C" int __lsan_is_turned_off() {
 }
 
 namespace {
-
-// ---------------------------------------------------------------------------------------------
-// FIFOs (as in test_process_pool.cpp).
-
-bool write_all(int fd, const char* data, std::size_t size) {
-  while (size > 0) {
-    const ssize_t n = ::write(fd, data, size);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return false;
-    }
-    data += n;
-    size -= static_cast<std::size_t>(n);
-  }
-  return true;
-}
-
-// A named pipe the test holds open for reading and writing; declared after the pool, so a
-// failed REQUIRE closes it first and tasks waiting on it return.
-class Fifo {
- public:
-  Fifo() {
-    char dir[] = "/tmp/concur-crash-test-XXXXXX";
-    if (::mkdtemp(dir) == nullptr)
-      throw std::system_error(errno, std::generic_category(), "mkdtemp");
-    dir_ = dir;
-    path_ = dir_ + "/fifo";
-    if (::mkfifo(path_.c_str(), 0600) != 0) {
-      const int error = errno;
-      ::rmdir(dir_.c_str());
-      throw std::system_error(error, std::generic_category(), "mkfifo");
-    }
-    fd_ = ::open(path_.c_str(), O_RDWR | O_NONBLOCK | O_CLOEXEC);
-    if (fd_ < 0) {
-      const int error = errno;
-      ::unlink(path_.c_str());
-      ::rmdir(dir_.c_str());
-      throw std::system_error(error, std::generic_category(), "open fifo");
-    }
-  }
-  Fifo(const Fifo&) = delete;
-  Fifo& operator=(const Fifo&) = delete;
-  ~Fifo() {
-    ::close(fd_);
-    ::unlink(path_.c_str());
-    ::rmdir(dir_.c_str());
-  }
-
-  const std::string& path() const noexcept { return path_; }
-
-  void open_gate(std::size_t n = 1) { REQUIRE(try_open_gate(n)); }
-  bool try_open_gate(std::size_t n = 1) noexcept {  // for helper threads: no Catch2 assertion
-    const std::string bytes(n, 'g');
-    return write_all(fd_, bytes.data(), bytes.size());
-  }
-
-  std::optional<std::string> read_line(std::chrono::milliseconds timeout) {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    for (;;) {
-      const std::size_t newline = buffer_.find('\n');
-      if (newline != std::string::npos) {
-        std::string line = buffer_.substr(0, newline);
-        buffer_.erase(0, newline + 1);
-        return line;
-      }
-      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-          deadline - std::chrono::steady_clock::now());
-      pollfd wanted{fd_, POLLIN, 0};
-      const int ready = ::poll(&wanted, 1, static_cast<int>(std::max<long long>(left.count(), 0)));
-      if (ready < 0 && errno == EINTR) continue;
-      if (ready <= 0) return std::nullopt;
-      char chunk[256];
-      const ssize_t n = ::read(fd_, chunk, sizeof chunk);
-      if (n > 0) buffer_.append(chunk, static_cast<std::size_t>(n));
-    }
-  }
-
-  int read_int(std::chrono::milliseconds timeout = kLongWait) {
-    const std::optional<std::string> line = read_line(timeout);
-    REQUIRE(line.has_value());
-    return std::stoi(*line);
-  }
-
- private:
-  std::string dir_;
-  std::string path_;
-  int fd_ = -1;
-  std::string buffer_;
-};
-
-void send_line(const std::string& path, const std::string& line) noexcept {
-  const int fd = ::open(path.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
-  if (fd < 0) return;
-  const std::string data = line + '\n';
-  static_cast<void>(write_all(fd, data.data(), data.size()));
-  ::close(fd);
-}
-
-void wait_gate(const std::string& path) noexcept {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-  if (fd < 0) return;
-  ::fcntl(fd, F_SETFL, 0);
-  char byte = 0;
-  while (::read(fd, &byte, 1) < 0 && errno == EINTR) {
-  }
-  ::close(fd);
-}
-
-// ---------------------------------------------------------------------------------------------
-// Processes, read from /proc (as in test_process_pool.cpp).
-
-struct ProcStat {
-  int pid = 0;
-  int ppid = 0;
-  char state = '?';
-  unsigned long long start = 0;
-};
-
-std::optional<ProcStat> read_stat(int pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string text;
-  if (!std::getline(in, text)) return std::nullopt;
-  const std::size_t name_end = text.rfind(')');
-  if (name_end == std::string::npos || name_end + 2 > text.size()) return std::nullopt;
-  std::istringstream fields(text.substr(name_end + 2));
-  ProcStat info;
-  info.pid = pid;
-  fields >> info.state >> info.ppid;
-  std::string skipped;
-  for (int field = 5; field <= 21; ++field) fields >> skipped;
-  fields >> info.start;
-  if (!fields) return std::nullopt;
-  return info;
-}
-
-std::vector<ProcStat> all_processes() {
-  std::vector<ProcStat> out;
-  DIR* proc = ::opendir("/proc");
-  if (proc == nullptr) return out;
-  while (const dirent* entry = ::readdir(proc)) {
-    const std::string name = entry->d_name;
-    if (name.empty() ||
-        !std::all_of(name.begin(), name.end(), [](char c) { return c >= '0' && c <= '9'; })) {
-      continue;
-    }
-    if (auto info = read_stat(std::stoi(name))) out.push_back(*info);
-  }
-  ::closedir(proc);
-  return out;
-}
-
-struct ProcId {
-  int pid = 0;
-  unsigned long long start = 0;
-  auto operator<=>(const ProcId&) const = default;
-};
-
-// Our descendants, and among all processes the zombies whose parent is us or a descendant.
-struct Family {
-  std::set<ProcId> descendants;
-  std::set<ProcId> zombies;
-};
-
-Family family() {
-  const std::vector<ProcStat> all = all_processes();
-  std::set<int> members{self_pid()};
-  for (bool grew = true; grew;) {
-    grew = false;
-    for (const ProcStat& p : all) {
-      if (members.count(p.ppid) != 0 && members.insert(p.pid).second) grew = true;
-    }
-  }
-  Family out;
-  for (const ProcStat& p : all) {
-    if (p.pid == self_pid() || members.count(p.pid) == 0) continue;
-    out.descendants.insert(ProcId{p.pid, p.start});
-    if (p.state == 'Z') out.zombies.insert(ProcId{p.pid, p.start});
-  }
-  return out;
-}
-
-std::set<ProcId> new_since(const std::set<ProcId>& before, const std::set<ProcId>& now) {
-  std::set<ProcId> out;
-  std::set_difference(now.begin(), now.end(), before.begin(), before.end(),
-                      std::inserter(out, out.end()));
-  return out;
-}
-
-std::optional<ProcId> identify(int pid) {
-  const std::optional<ProcStat> info = read_stat(pid);
-  if (!info) return std::nullopt;
-  return ProcId{pid, info->start};
-}
-
-bool exists(const ProcId& id) {
-  const std::optional<ProcStat> info = read_stat(id.pid);
-  return info && info->start == id.start;
-}
-
-bool wait_exited(const ProcId& id, std::chrono::milliseconds timeout) {
-  const int fd = static_cast<int>(::syscall(SYS_pidfd_open, id.pid, 0));
-  if (fd < 0) return errno == ESRCH;
-  bool exited = false;
-  const std::optional<ProcStat> info = read_stat(id.pid);
-  if (!info || info->start != id.start) {
-    exited = true;
-  } else {
-    pollfd wanted{fd, POLLIN, 0};
-    int ready = 0;
-    do {
-      ready = ::poll(&wanted, 1, static_cast<int>(timeout.count()));
-    } while (ready < 0 && errno == EINTR);
-    exited = ready > 0;
-  }
-  ::close(fd);
-  return exited;
-}
-
-std::size_t open_descriptor_count() {
-  std::size_t count = 0;
-  DIR* fds = ::opendir("/proc/self/fd");
-  REQUIRE(fds != nullptr);
-  while (const dirent* entry = ::readdir(fds)) {
-    if (entry->d_name[0] != '.') ++count;
-  }
-  ::closedir(fds);
-  return count;
-}
-
-std::string describe(const std::exception_ptr& error) {
-  if (!error) return "no exception";
-  try {
-    std::rethrow_exception(error);
-  } catch (const std::exception& e) {
-    return std::string(typeid(e).name()) + ": " + e.what();
-  } catch (...) {
-    return "an exception not derived from std::exception";
-  }
-  return "unreachable";
-}
 
 // The WorkerCrashedError a future failed with, if that is what it failed with.
 template <class T>
@@ -436,20 +178,6 @@ int die_now(Death how) {
   die(how);
 }
 
-int square(int x) {
-  return x * x;
-}
-
-std::pair<int, int> square_and_pid(int x) {
-  return {x * x, self_pid()};
-}
-
-int report_and_wait(const std::string& out, const std::string& gate, int value) {
-  send_line(out, std::to_string(value));
-  wait_gate(gate);
-  return value;
-}
-
 // ---------------------------------------------------------------------------------------------
 // Codecs that kill the worker (test_deadlock.py's CrashAtUnpickle, ExitAtUnpickle,
 // CrashAtPickle, ExitAtPickle). They refuse to act in the test process.
@@ -520,8 +248,8 @@ TEST_CASE("a worker that dies during a call fails only that call with WorkerCras
     std::cout.flush();
     std::fflush(nullptr);  // a worker that calls std::exit flushes its copy of stdio's buffers
     concur::ProcessPoolExecutor pool(1);
-    Fifo out;
-    Fifo gate;
+    Fifo out("crash");
+    Fifo gate("crash");
     auto doomed = pool.submit(report_pid_then_die, out.path(), gate.path(), how, true);
     std::vector<concur::Future<int>> queued;  // behind the crash, in the only worker's queue
     for (int i = 0; i < 10; ++i) queued.push_back(pool.submit(square, i));
@@ -564,10 +292,10 @@ TEST_CASE("a worker that dies during a call fails only that call with WorkerCras
 TEST_CASE("a crash in one worker does not disturb the call running in another",
           "[process][crash]") {
   concur::ProcessPoolExecutor pool(2);
-  Fifo survivor_out;
-  Fifo survivor_gate;
-  Fifo doomed_out;
-  Fifo doomed_gate;
+  Fifo survivor_out("crash");
+  Fifo survivor_gate("crash");
+  Fifo doomed_out("crash");
+  Fifo doomed_gate("crash");
   auto survivor = pool.submit(report_and_wait, survivor_out.path(), survivor_gate.path(), 42);
   REQUIRE(survivor_out.read_int() == 42);
   auto doomed = pool.submit(report_pid_then_die, doomed_out.path(), doomed_gate.path(),
@@ -640,8 +368,8 @@ TEST_CASE("a worker that dies while shutdown(wait=true) waits fails its call and
   const concur::CrashPolicy policy =
       GENERATE(concur::CrashPolicy::replace_worker, concur::CrashPolicy::break_pool);
   concur::ProcessPoolExecutor pool(pool_options(2, policy));
-  Fifo out;
-  Fifo gate;
+  Fifo out("crash");
+  Fifo gate("crash");
   auto f = pool.submit(report_pid_then_die, out.path(), gate.path(), Death::sigsegv, true);
   out.read_int();
   // Opens the gate a little later, most likely while shutdown() below is already waiting; the
@@ -727,8 +455,8 @@ TEST_CASE(
   const Family before = family();
   {
     concur::ProcessPoolExecutor pool(pool_options(1, concur::CrashPolicy::break_pool));
-    Fifo out;
-    Fifo gate;
+    Fifo out("crash");
+    Fifo gate("crash");
     auto doomed = pool.submit(report_pid_then_die, out.path(), gate.path(),
                               from_outside ? Death::killed_from_outside : Death::sigkill, true);
     std::vector<concur::Future<int>> pending;
@@ -762,8 +490,8 @@ TEST_CASE(
 TEST_CASE("with break_pool a call running in another worker ends once",
           "[process][crash][break_pool]") {
   concur::ProcessPoolExecutor pool(pool_options(2, concur::CrashPolicy::break_pool));
-  Fifo out;
-  Fifo gate;
+  Fifo out("crash");
+  Fifo gate("crash");
   auto other = pool.submit(report_and_wait, out.path(), gate.path(), 9);
   REQUIRE(out.read_int() == 9);
   auto doomed = pool.submit(die_now, Death::sigkill);

@@ -27,16 +27,16 @@
 
 #include "support/catch.hpp"
 #include "support/gate.hpp"
+#include "support/tasks.hpp"
+#include "support/threads.hpp"
 
 using namespace std::chrono_literals;
+using concur_test::mul;
+using concur_test::ThreadSet;
 
 namespace {
 
 constexpr auto kLongWait = std::chrono::seconds(10);  // a hang turns into a failure after this
-
-int mul(int x, int y) {
-  return x * y;
-}
 
 std::string current_thread_name() {
   char name[16] = {};
@@ -44,23 +44,6 @@ std::string current_thread_name() {
     return "<pthread_getname_np failed>";
   return name;
 }
-
-// Remembers which threads ran something; thread-safe.
-class ThreadSet {
- public:
-  void add() {
-    std::lock_guard<std::mutex> lock(mutex_);
-    ids_.insert(std::this_thread::get_id());
-  }
-  std::set<std::thread::id> ids() {
-    std::lock_guard<std::mutex> lock(mutex_);
-    return ids_;
-  }
-
- private:
-  std::mutex mutex_;
-  std::set<std::thread::id> ids_;
-};
 
 // Keeps the maximum of a value seen by several threads.
 void raise_to(std::atomic<int>& maximum, int value) {

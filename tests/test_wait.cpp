@@ -20,85 +20,20 @@
 #include <vector>
 
 #include "support/catch.hpp"
+#include "support/futures.hpp"
 #include "support/gate.hpp"
+#include "support/tasks.hpp"
 
 namespace {
 
 using namespace std::chrono_literals;
 using concur::ReturnWhen;
-
-struct TestError : std::runtime_error {
-  using std::runtime_error::runtime_error;
-};
-
-int mul(int x, int y) {
-  return x * y;
-}
+using namespace concur_test;  // support/futures.hpp and support/tasks.hpp
 
 // An upper bound only a broken wait() can exceed, far above any scheduling delay; a wait that
 // must return at once is given a longer timeout than this, so a wait that wrongly blocks fails.
 constexpr auto generous_bound = 10s;
 constexpr auto long_timeout = 15s;
-
-// The futures of CPython's util.py, driven through a Promise. concur has no separate
-// CANCELLED_AND_NOTIFIED state: a cancelled future is done() at once, notified or not.
-enum class Kind { pending, running, cancelled, cancelled_and_notified, failed, succeeded };
-
-struct Specimen {
-  explicit Specimen(Kind kind) {
-    switch (kind) {
-      case Kind::pending:
-        break;
-      case Kind::running:
-        (void)promise.set_running_or_notify_cancel();
-        break;
-      case Kind::cancelled:
-        (void)future.cancel();
-        break;
-      case Kind::cancelled_and_notified:
-        (void)future.cancel();
-        (void)promise.set_running_or_notify_cancel();
-        break;
-      case Kind::failed:
-        promise.set_exception(std::make_exception_ptr(TestError("failed")));
-        break;
-      case Kind::succeeded:
-        promise.set_result(42);
-        break;
-    }
-  }
-  // Resolves what the test left open and marks failures seen, so teardown stays quiet.
-  ~Specimen() {
-    try {
-      if (!future.done()) promise.set_result(0);
-      if (future.state() == concur::FutureState::finished) (void)future.exception();
-    } catch (...) {
-    }
-  }
-  Specimen(const Specimen&) = delete;
-  Specimen& operator=(const Specimen&) = delete;
-
-  concur::Promise<int> promise;
-  concur::Future<int> future = promise.get_future();
-};
-
-// Opens a gate when the scope ends, so a failed REQUIRE cannot leave pool tasks blocked forever.
-struct OpenOnExit {
-  concur_test::Gate& gate;
-  ~OpenOnExit() { gate.open(); }
-};
-
-// True if `got` holds exactly the futures of `want` (in any order), each once.
-template <class F>
-bool holds_exactly(const std::vector<F>& got, const std::vector<F>& want) {
-  if (got.size() != want.size()) return false;
-  for (const F& w : want) {
-    std::size_t n = 0;
-    for (const F& g : got) n += (g == w) ? 1U : 0U;
-    if (n != 1) return false;
-  }
-  return true;
-}
 
 std::chrono::steady_clock::duration since(std::chrono::steady_clock::time_point start) {
   return std::chrono::steady_clock::now() - start;

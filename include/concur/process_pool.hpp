@@ -381,6 +381,13 @@ class ProcessPoolExecutor final : public Executor {
 
   // Hands queued calls to idle workers, starting workers as needed.
   void dispatch() {
+    // Under break_pool a worker that died with a call breaks the pool once its status
+    // arrives: until then nothing more may start, or a queued call could run and succeed.
+    if (options_.on_worker_crash == CrashPolicy::break_pool &&
+        std::any_of(workers_.begin(), workers_.end(),
+                    [](const auto& w) { return w->gone && w->task.has_value(); })) {
+      return;
+    }
     while (has_queued()) {
       Worker* idle = nullptr;
       std::size_t live = 0;

@@ -89,6 +89,28 @@ enum class ErrorKind : std::uint8_t {
   codec_error,
 };
 
+// The exception types that are rebuilt from their what() on the other side, with their kind.
+#define CONCUR_DETAIL_WHAT_ERRORS(X)         \
+  X(std::logic_error, logic_error)           \
+  X(std::invalid_argument, invalid_argument) \
+  X(std::domain_error, domain_error)         \
+  X(std::length_error, length_error)         \
+  X(std::out_of_range, out_of_range)         \
+  X(std::runtime_error, runtime_error)       \
+  X(std::range_error, range_error)           \
+  X(std::overflow_error, overflow_error)     \
+  X(std::underflow_error, underflow_error)   \
+  X(Error, error)                            \
+  X(CancelledError, cancelled_error)         \
+  X(TimeoutError, timeout_error)             \
+  X(InvalidStateError, invalid_state_error)  \
+  X(BrokenPromise, broken_promise)           \
+  X(ShutdownError, shutdown_error)           \
+  X(BrokenExecutor, broken_executor)         \
+  X(BrokenThreadPool, broken_thread_pool)    \
+  X(BrokenProcessPool, broken_process_pool)  \
+  X(CodecError, codec_error)
+
 // Writes kind, type name and what() of the exception being handled. REQUIRES: inside a catch.
 inline void encode_current_exception(Writer& w) {
   ErrorKind kind = ErrorKind::remote;
@@ -103,31 +125,15 @@ inline void encode_current_exception(Writer& w) {
     if (t == typeid(RemoteError)) {
       type = static_cast<const RemoteError&>(e).type_name();
     }
-#define CONCUR_KIND(T, K) else if (t == typeid(T)) kind = ErrorKind::K;
-    if (false) {
+    if (t == typeid(std::exception)) {
+      kind = ErrorKind::exception;
+    } else if (t == typeid(WorkerCrashedError)) {
+      kind = ErrorKind::worker_crashed;
+    } else if (t == typeid(std::bad_alloc)) {
+      kind = ErrorKind::bad_alloc;
     }
-    CONCUR_KIND(std::exception, exception)
-    CONCUR_KIND(WorkerCrashedError, worker_crashed)
-    CONCUR_KIND(std::logic_error, logic_error)
-    CONCUR_KIND(std::invalid_argument, invalid_argument)
-    CONCUR_KIND(std::domain_error, domain_error)
-    CONCUR_KIND(std::length_error, length_error)
-    CONCUR_KIND(std::out_of_range, out_of_range)
-    CONCUR_KIND(std::runtime_error, runtime_error)
-    CONCUR_KIND(std::range_error, range_error)
-    CONCUR_KIND(std::overflow_error, overflow_error)
-    CONCUR_KIND(std::underflow_error, underflow_error)
-    CONCUR_KIND(std::bad_alloc, bad_alloc)
-    CONCUR_KIND(Error, error)
-    CONCUR_KIND(CancelledError, cancelled_error)
-    CONCUR_KIND(TimeoutError, timeout_error)
-    CONCUR_KIND(InvalidStateError, invalid_state_error)
-    CONCUR_KIND(BrokenPromise, broken_promise)
-    CONCUR_KIND(ShutdownError, shutdown_error)
-    CONCUR_KIND(BrokenExecutor, broken_executor)
-    CONCUR_KIND(BrokenThreadPool, broken_thread_pool)
-    CONCUR_KIND(BrokenProcessPool, broken_process_pool)
-    CONCUR_KIND(CodecError, codec_error)
+#define CONCUR_KIND(T, K) else if (t == typeid(T)) kind = ErrorKind::K;
+    CONCUR_DETAIL_WHAT_ERRORS(CONCUR_KIND)
 #undef CONCUR_KIND
   } catch (...) {
 #if CONCUR_HAS_CXXABI
@@ -159,25 +165,7 @@ inline std::exception_ptr decode_exception(Reader& r) {
 #define CONCUR_REBUILD(T, K) \
   case ErrorKind::K:         \
     return std::make_exception_ptr(T(what));
-    CONCUR_REBUILD(std::logic_error, logic_error)
-    CONCUR_REBUILD(std::invalid_argument, invalid_argument)
-    CONCUR_REBUILD(std::domain_error, domain_error)
-    CONCUR_REBUILD(std::length_error, length_error)
-    CONCUR_REBUILD(std::out_of_range, out_of_range)
-    CONCUR_REBUILD(std::runtime_error, runtime_error)
-    CONCUR_REBUILD(std::range_error, range_error)
-    CONCUR_REBUILD(std::overflow_error, overflow_error)
-    CONCUR_REBUILD(std::underflow_error, underflow_error)
-    CONCUR_REBUILD(Error, error)
-    CONCUR_REBUILD(CancelledError, cancelled_error)
-    CONCUR_REBUILD(TimeoutError, timeout_error)
-    CONCUR_REBUILD(InvalidStateError, invalid_state_error)
-    CONCUR_REBUILD(BrokenPromise, broken_promise)
-    CONCUR_REBUILD(ShutdownError, shutdown_error)
-    CONCUR_REBUILD(BrokenExecutor, broken_executor)
-    CONCUR_REBUILD(BrokenThreadPool, broken_thread_pool)
-    CONCUR_REBUILD(BrokenProcessPool, broken_process_pool)
-    CONCUR_REBUILD(CodecError, codec_error)
+    CONCUR_DETAIL_WHAT_ERRORS(CONCUR_REBUILD)
 #undef CONCUR_REBUILD
     case ErrorKind::bad_alloc:
       return std::make_exception_ptr(std::bad_alloc());
@@ -194,6 +182,8 @@ inline std::exception_ptr decode_exception(Reader& r) {
   }
   throw CodecError("concur: a worker's exception message is corrupt (unknown kind)");
 }
+
+#undef CONCUR_DETAIL_WHAT_ERRORS
 
 // ---- the outcome of one call ---------------------------------------------------------------
 
