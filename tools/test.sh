@@ -4,14 +4,15 @@
 # Part of concur. SPDX-License-Identifier: MIT (see LICENSE).
 #
 # Usage: bash tools/test.sh [step...]   (from any directory; no steps = all of them)
-# Steps: asan-gcc tsan-gcc asan-clang tsan-clang headers examples format fetch-content find-package
+# Steps: asan-gcc tsan-gcc asan-clang tsan-clang headers examples bench format fetch-content
+#        find-package
 # Missing tools (Catch2, cmake, compilers, clang-format) are installed with apt-get when possible.
 set -euo pipefail
 shopt -s inherit_errexit
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 root=$(pwd)
-all_steps=(asan-gcc tsan-gcc asan-clang tsan-clang headers examples format fetch-content find-package)
+all_steps=(asan-gcc tsan-gcc asan-clang tsan-clang headers examples bench format fetch-content find-package)
 steps=("$@")
 [ ${#steps[@]} -gt 0 ] || steps=("${all_steps[@]}")
 for s in "${steps[@]}"; do
@@ -76,6 +77,8 @@ command -v make >/dev/null || missing+=(make)
 command -v g++ >/dev/null || missing+=(g++)
 command -v clang++ >/dev/null || missing+=(clang)
 command -v clang-format >/dev/null || missing+=(clang-format)
+[ -e /usr/include/benchmark/benchmark.h ] || [ -e /usr/local/include/benchmark/benchmark.h ] ||
+  missing+=(libbenchmark-dev)
 if [ ${#missing[@]} -gt 0 ]; then
   if command -v apt-get >/dev/null; then
     sudo=()
@@ -148,6 +151,22 @@ verify_headers() {
   cmake --build build/asan-gcc --target all_verify_interface_header_sets -j2
 }
 
+# Benchmarks build in Release and each runs once, briefly, so that they cannot rot; their
+# numbers are not judged here (STYLE C18).
+bench_smoke() {
+  cmake -S . -B build/bench-smoke -DCMAKE_BUILD_TYPE=Release -DCONCUR_BUILD_TESTS=OFF \
+        -DCONCUR_BUILD_EXAMPLES=OFF -DCONCUR_BUILD_BENCH=ON
+  cmake --build build/bench-smoke -j2
+  local exe found=0
+  for exe in build/bench-smoke/bench/concur.bench.*; do
+    [ -x "$exe" ] || continue
+    found=1
+    echo "--- $exe"
+    "$exe" --benchmark_min_time=0.01
+  done
+  [ $found -eq 1 ] || { echo "no benchmark was built (is Google Benchmark installed?)" >&2; return 1; }
+}
+
 consumer_fetch_content() {
   cmake -S tests/consumers/fetch_content -B "$tmp/fetch-content" -DCONCUR_SOURCE_DIR="$root"
   cmake --build "$tmp/fetch-content" -j2
@@ -169,6 +188,7 @@ wants asan-clang    && run_step asan-clang    cmake --workflow --preset asan-cla
 wants tsan-clang    && run_step tsan-clang    run_tsan clang++ tsan-clang
 wants headers       && run_step headers       verify_headers
 wants examples      && run_step examples      cmake --workflow --preset examples
+wants bench         && run_step bench         bench_smoke
 wants format        && run_step format        check_format
 wants fetch-content && run_step fetch-content consumer_fetch_content
 wants find-package  && run_step find-package  consumer_find_package
