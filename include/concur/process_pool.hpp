@@ -484,15 +484,14 @@ class ProcessPoolExecutor final : public Executor {
         w.ready = true;
         return;
       case detail::posix::init_failed: {
-        std::string what = "its initializer threw";
+        std::string cause;
         try {
           Reader r(payload);
-          std::rethrow_exception(detail::decode_exception(r));
-        } catch (const std::exception& e) {
-          what += " (" + detail::describe(std::current_exception()) + ")";
-          static_cast<void>(e);
+          cause = detail::describe(detail::decode_exception(r));
+        } catch (...) {  // the report itself is corrupt: say that instead
+          cause = detail::describe(std::current_exception());
         }
-        break_pool("a worker process could not start: " + what);
+        break_pool("a worker process could not start: its initializer threw (" + cause + ")");
         return;
       }
       case detail::posix::result:
