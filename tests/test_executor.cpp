@@ -323,6 +323,39 @@ TEST_CASE("the pool releases a finished call's callable and arguments while its 
   REQUIRE(released.wait_for_count(2, kLongWait));
 }
 
+TEST_CASE(
+    "a cancelled call's callable and arguments are released without running, while its "
+    "future lives",
+    "[executor][cancel][lifetime]") {
+  concur_test::Latch released;  // declared first: it must outlive the pool's threads
+  concur_test::Gate gate;
+  concur_test::Latch started;
+  concur::ThreadPoolExecutor pool(1);
+  auto blocker = pool.submit([&gate, &started] {
+    started.arrive();
+    gate.wait();
+  });
+  REQUIRE(started.wait_for_count(1, kLongWait));  // the one worker is busy from here on
+  std::atomic<int> runs{0};
+  auto in_callable = std::make_shared<DestructionSignal>(released);
+  auto in_argument = std::make_shared<DestructionSignal>(released);
+  auto f = pool.submit(
+      [keep = std::move(in_callable), &runs](const std::shared_ptr<DestructionSignal>&) { ++runs; },
+      std::move(in_argument));
+  REQUIRE(f.cancel());
+  SECTION("dropped when a worker takes it off the queue") {
+    gate.open();
+  }
+  SECTION("dropped by shutdown(cancel_futures)") {
+    pool.shutdown(false, true);
+    gate.open();
+  }
+  blocker.result();
+  REQUIRE(released.wait_for_count(2, kLongWait));
+  REQUIRE(f.cancelled());
+  REQUIRE(runs == 0);
+}
+
 // test_shutdown.py: ExecutorShutdownTest.test_run_after_shutdown (through the base class)
 TEST_CASE("submit after shutdown throws ShutdownError and queues nothing",
           "[executor][submit][shutdown]") {

@@ -70,10 +70,11 @@ class Executor {
                     "references in std::ref");
       return Future<void>();
     } else {
-      auto state = std::make_shared<detail::State<R>>();
-      Future<R> future = detail::FutureAccess::make<R>(state);
-      submit_task(
-          detail::make_task<R>(std::move(state), std::forward<F>(fn), std::forward<Args>(args)...));
+      std::shared_ptr<detail::StateBase> state;
+      detail::Task task =
+          detail::make_task<R>(state, std::forward<F>(fn), std::forward<Args>(args)...);
+      Future<R> future = detail::FutureAccess::make<R>(std::move(state));
+      submit_task(std::move(task));
       return future;
     }
   }

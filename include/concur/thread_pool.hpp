@@ -27,6 +27,7 @@
 #include <concur/future.hpp>
 
 #include <concur/detail/parker.hpp>
+#include <concur/detail/ring_queue.hpp>
 #include <concur/detail/task.hpp>
 #include <concur/detail/thread_name.hpp>
 
@@ -80,9 +81,9 @@ class ThreadPoolExecutor final : public Executor, private detail::WorkHelper {
       std::lock_guard<std::mutex> lock(mutex_);
       shutdown_ = true;
       if (cancel_futures) {
-        cancelled.assign(std::make_move_iterator(queue_.begin()),
-                         std::make_move_iterator(queue_.end()));
-        queue_.clear();
+        cancelled.reserve(queue_.size());
+        while (!queue_.empty()) cancelled.push_back(queue_.pop_front());
+        queued_.store(0, std::memory_order_relaxed);
       }
       wake_all_idle_locked();
     }
@@ -110,10 +111,12 @@ class ThreadPoolExecutor final : public Executor, private detail::WorkHelper {
           "submit before shutting down, or use a new executor");
     }
     queue_.push_back(std::move(task));
+    queued_.store(queue_.size(), std::memory_order_relaxed);
     try {
       wake_or_start_locked();
     } catch (...) {
-      queue_.pop_back();  // no thread can run it: give it back, nothing queued
+      const detail::Task given_back = queue_.pop_back();  // no thread can run it: nothing queued
+      queued_.store(queue_.size(), std::memory_order_relaxed);
       throw;
     }
   }
@@ -129,11 +132,13 @@ class ThreadPoolExecutor final : public Executor, private detail::WorkHelper {
     return "concur-" + std::to_string(pools.fetch_add(1, std::memory_order_relaxed));
   }
 
-  // REQUIRES: mutex_ held. Makes sure someone will run the queued calls: an idle thread is
+  // REQUIRES: mutex_ held. Makes sure someone will run the queued calls: nothing to do while
+  // enough workers are spinning (they are about to look at the queue); else an idle thread is
   // woken; else, unless enough workers are about to come back (their call's future is already
   // done: its waiter may submit again before the worker is idle), a new thread starts if the
   // pool has room. Throws std::system_error only when no thread at all could be started.
   void wake_or_start_locked() {
+    if (queue_.size() <= spinning_) return;
     if (!idle_.empty()) {
       detail::Parker* parker = idle_.back();
       idle_.pop_back();
@@ -145,7 +150,7 @@ class ThreadPoolExecutor final : public Executor, private detail::WorkHelper {
     for (const WorkerSlot& slot : workers_) {
       if (slot.returning || (slot.call != nullptr && slot.call->done())) ++returning;
     }
-    if (queue_.size() <= returning) return;
+    if (queue_.size() <= returning + spinning_) return;
     const std::size_t n = threads_.size();
     try {
       workers_.emplace_back();
@@ -183,23 +188,32 @@ class ThreadPoolExecutor final : public Executor, private detail::WorkHelper {
       }
     }
     detail::Parker& parker = detail::this_thread_parker();
+    detail::Task finished;  // the call this worker ran last: dropped outside the lock
     std::unique_lock<std::mutex> lock(mutex_);
     while (true) {
       if (!queue_.empty()) {
-        detail::Task task = std::move(queue_.front());
-        queue_.pop_front();
+        detail::Task task = pop_locked();
         workers_[n] = WorkerSlot{task.state().get(), false};
         lock.unlock();
+        finished = detail::Task();
         task.run();
+        finished = std::move(task);
         lock.lock();
-        workers_[n] = WorkerSlot{nullptr, true};  // before the task (and maybe its state) goes
-        lock.unlock();
-        task = detail::Task();  // the call's captures die outside the lock
-        lock.lock();
+        workers_[n] = WorkerSlot{nullptr, true};  // before `finished` (maybe its state) goes
         continue;
       }
       workers_[n].returning = false;
       if (shutdown_ || broken_) break;
+      // Nothing queued: watch the queue for a few microseconds before sleeping, so that a
+      // steady stream of calls costs no wake-ups.
+      ++spinning_;
+      lock.unlock();
+      finished = detail::Task();
+      detail::spin_until([this] { return queued_.load(std::memory_order_relaxed) != 0; },
+                         std::nullopt);
+      lock.lock();
+      --spinning_;
+      if (!queue_.empty() || shutdown_ || broken_) continue;
       idle_.push_back(&parker);
       lock.unlock();
       parker.park_until(std::nullopt);
@@ -208,6 +222,13 @@ class ThreadPoolExecutor final : public Executor, private detail::WorkHelper {
     }
     lock.unlock();
     detail::current_helper() = nullptr;
+  }
+
+  // REQUIRES: mutex_ held, queue_ not empty.
+  detail::Task pop_locked() noexcept {
+    detail::Task task = queue_.pop_front();
+    queued_.store(queue_.size(), std::memory_order_relaxed);
+    return task;
   }
 
   // Help-while-waiting: runs queued calls on this worker until ready() or the deadline. While
@@ -219,8 +240,7 @@ class ThreadPoolExecutor final : public Executor, private detail::WorkHelper {
       if (ready()) return true;
       std::unique_lock<std::mutex> lock(mutex_);
       if (!queue_.empty()) {
-        detail::Task task = std::move(queue_.front());
-        queue_.pop_front();
+        detail::Task task = pop_locked();
         lock.unlock();
         task.run();
         continue;  // task dies here, outside the lock
@@ -229,6 +249,14 @@ class ThreadPoolExecutor final : public Executor, private detail::WorkHelper {
         lock.unlock();
         return ready();
       }
+      ++spinning_;
+      lock.unlock();
+      detail::spin_until([&] { return queued_.load(std::memory_order_relaxed) != 0 || ready(); },
+                         deadline);
+      lock.lock();
+      --spinning_;
+      if (!queue_.empty() || ready()) continue;
+      if (deadline && detail::Clock::now() >= *deadline) continue;  // handled at the top
       idle_.push_back(&parker);
       lock.unlock();
       parker.park_until(deadline);
@@ -250,7 +278,7 @@ class ThreadPoolExecutor final : public Executor, private detail::WorkHelper {
   }
 
   void break_pool(std::exception_ptr cause) {
-    std::deque<detail::Task> pending;
+    std::vector<detail::Task> pending;
     std::string reason;
     {
       std::lock_guard<std::mutex> lock(mutex_);
@@ -260,7 +288,8 @@ class ThreadPoolExecutor final : public Executor, private detail::WorkHelper {
                          "); the pool is broken and runs nothing more: create a new pool";
       }
       reason = broken_reason_;
-      pending.swap(queue_);
+      pending.reserve(queue_.size());
+      while (!queue_.empty()) pending.push_back(pop_locked());
       wake_all_idle_locked();
     }
     for (detail::Task& task : pending) {
@@ -286,7 +315,9 @@ class ThreadPoolExecutor final : public Executor, private detail::WorkHelper {
   const std::function<void()> initializer_;
 
   mutable std::mutex mutex_;
-  std::deque<detail::Task> queue_;     // guarded by mutex_
+  detail::RingQueue<detail::Task> queue_;  // guarded by mutex_
+  std::atomic<std::size_t> queued_{0};     // queue_.size(), written under mutex_: for spinners
+  std::size_t spinning_ = 0;  // guarded by mutex_: workers watching queued_ before they sleep
   std::vector<detail::Parker*> idle_;  // guarded by mutex_: threads parked waiting for work
   std::deque<std::thread> threads_;    // guarded by mutex_; stable addresses
   // What worker n is doing, so that submit() does not start a thread for a call that a worker

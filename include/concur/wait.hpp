@@ -25,16 +25,17 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <exception>
 #include <functional>
 #include <initializer_list>
 #include <iterator>
 #include <memory>
 #include <mutex>
+#include <ranges>
 #include <string>
 #include <type_traits>
 #include <unordered_map>
-#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -150,14 +151,50 @@ constexpr bool is_future_range() {
 }
 
 // The distinct futures of a range, in order of first occurrence; empty handles are refused.
+// A set of states for unique_futures: open addressing in one array, so that checking 100,000
+// futures costs one allocation, not one per future.
+class StateSet {
+ public:
+  explicit StateSet(std::size_t expected) {
+    std::size_t capacity = 16;
+    while (capacity < 2 * expected) capacity *= 2;
+    slots_.assign(capacity, nullptr);
+  }
+  // True if state was not in the set (and now is). REQUIRES: fewer inserts than `expected`.
+  bool insert(const StateBase* state) {
+    const std::size_t mask = slots_.size() - 1;
+    std::size_t i = (reinterpret_cast<std::uintptr_t>(state) >> 4) * 0x9E3779B97F4A7C15ULL >> 20;
+    for (i &= mask;; i = (i + 1) & mask) {
+      if (slots_[i] == state) return false;
+      if (slots_[i] == nullptr) {
+        slots_[i] = state;
+        return true;
+      }
+    }
+  }
+
+ private:
+  std::vector<const StateBase*> slots_;
+};
+
 template <class F, class Range>
 std::vector<F> unique_futures(const Range& futures, const char* caller) {
   std::vector<F> out;
-  std::unordered_set<const StateBase*> seen;
+  std::size_t count = 0;
+  if constexpr (std::ranges::sized_range<const Range>) {
+    count = static_cast<std::size_t>(std::ranges::size(futures));
+  } else {
+    for (const auto& f : futures) {
+      static_cast<void>(f);
+      ++count;
+    }
+  }
+  out.reserve(count);
+  StateSet seen(count);
   for (const auto& f : futures) {
     const std::shared_ptr<StateBase>& state = FutureAccess::state(f);
     if (!state) throw_invalid_handle(caller);
-    if (seen.insert(state.get()).second) out.push_back(f);
+    if (seen.insert(state.get())) out.push_back(f);
   }
   return out;
 }
@@ -204,7 +241,25 @@ class DoneCounter final : public Waiter {
 };
 
 template <class F>
+WaitResult<F> split_done(std::vector<F>& futures) {
+  WaitResult<F> result;
+  for (F& f : futures) {
+    (FutureAccess::state(f)->done() ? result.done : result.not_done).push_back(std::move(f));
+  }
+  return result;
+}
+
+template <class F>
 WaitResult<F> wait_impl(std::vector<F> futures, const Deadline& deadline, ReturnWhen when) {
+  if (when == ReturnWhen::all_completed ||
+      (when == ReturnWhen::first_exception && futures.size() <= 1)) {
+    // All of them: waiting for each in turn takes as long as waiting for all at once, and
+    // registers with one future at a time.
+    for (const F& f : futures) {
+      if (!FutureAccess::state(f)->wait_until(deadline)) break;
+    }
+    return split_done(futures);
+  }
   DoneCounter counter;
   counter.set_parker(&this_thread_parker());
   std::vector<const StateBase*> registered;
@@ -226,12 +281,7 @@ WaitResult<F> wait_impl(std::vector<F> futures, const Deadline& deadline, Return
     }
   }
   block_until([&] { return counter.satisfied(when, futures.size()); }, deadline);
-
-  WaitResult<F> result;
-  for (F& f : futures) {
-    (FutureAccess::state(f)->done() ? result.done : result.not_done).push_back(std::move(f));
-  }
-  return result;
+  return split_done(futures);
 }
 
 }  // namespace detail

@@ -122,6 +122,71 @@ inline FailureHandler exchange_handler(FailureHandler Handlers::*slot, FailureHa
   return handler;
 }
 
+// A list whose first element lives inline: most futures have at most one waiter and one
+// callback, and then registering one allocates nothing. Keeps insertion order.
+template <class T>
+class SmallList {
+ public:
+  SmallList() = default;
+  SmallList(SmallList&& other) noexcept
+      : first_(std::move(other.first_)),
+        has_first_(other.has_first_),
+        rest_(std::move(other.rest_)) {
+    other.has_first_ = false;
+    other.first_ = T();
+    other.rest_.clear();
+  }
+  SmallList& operator=(SmallList&& other) noexcept {
+    if (this != &other) {
+      first_ = std::move(other.first_);
+      has_first_ = other.has_first_;
+      rest_ = std::move(other.rest_);
+      other.clear();
+    }
+    return *this;
+  }
+  SmallList(const SmallList&) = delete;
+  SmallList& operator=(const SmallList&) = delete;
+  ~SmallList() = default;
+
+  void push_back(T value) {
+    if (!has_first_ && rest_.empty()) {
+      first_ = std::move(value);
+      has_first_ = true;
+    } else {
+      rest_.push_back(std::move(value));
+    }
+  }
+
+  // Removes the first element equal to value, if any (for pointers).
+  void remove(const T& value) noexcept {
+    if (has_first_ && first_ == value) {
+      has_first_ = false;
+      first_ = T();
+      return;
+    }
+    const auto it = std::find(rest_.begin(), rest_.end(), value);
+    if (it != rest_.end()) rest_.erase(it);
+  }
+
+  template <class Fn>
+  void for_each(Fn&& fn) {
+    if (has_first_) fn(first_);
+    for (T& value : rest_) fn(value);
+  }
+
+  void clear() noexcept {
+    has_first_ = false;
+    first_ = T();
+    rest_.clear();
+  }
+
+ private:
+  T first_{};
+  bool has_first_ = false;
+  std::vector<T> rest_;  // after first_ in order; first_ may be empty while rest_ is not
+};
+
 // The part of a future's shared state that does not depend on T.
 //
 // Memory ordering: the value or exception is written under mutex_ before state_ is stored with
@@ -152,7 +217,7 @@ class StateBase {
 
   // pending -> cancelled (true); cancelled stays (true); running or finished: false.
   bool cancel(const std::shared_ptr<StateBase>& self) {
-    std::vector<Callback> callbacks;
+    Callbacks callbacks;
     {
       std::lock_guard<std::mutex> lock(mutex_);
       const FutureState s = state_.load(std::memory_order_relaxed);
@@ -195,7 +260,7 @@ class StateBase {
   }
 
   // Registers w to be notified when this state is done; false (and nothing registered) if it
-  // already is.
+  // already is. Allocates only for a second waiter of one state.
   bool add_waiter(Waiter* w) const {
     std::lock_guard<std::mutex> lock(mutex_);
     if (done()) return false;
@@ -205,13 +270,17 @@ class StateBase {
 
   void remove_waiter(Waiter* w) const noexcept {
     std::lock_guard<std::mutex> lock(mutex_);
-    const auto it = std::find(waiters_.begin(), waiters_.end(), w);
-    if (it != waiters_.end()) waiters_.erase(it);
+    waiters_.remove(w);
   }
 
-  // Blocks until done or the deadline; true when done.
+  // Blocks until done or the deadline; true when done. Outside a pool's workers it first
+  // watches the state for a few microseconds (a quick call's result then costs no sleep and
+  // no wake-up), then sleeps.
   bool wait_until(const Deadline& deadline) const {
     if (done()) return true;
+    if (current_helper() == nullptr && spin_until([this] { return done(); }, deadline)) {
+      return true;
+    }
     Parker& parker = this_thread_parker();
     if (!add_waiter(&parker)) return true;
     struct Unregister {
@@ -248,7 +317,7 @@ class StateBase {
   // already: then returns false and store() is not called.
   template <class Store>
   bool complete(const std::shared_ptr<StateBase>& self, Store&& store) {
-    std::vector<Callback> callbacks;
+    Callbacks callbacks;
     {
       std::lock_guard<std::mutex> lock(mutex_);
       if (done()) return false;
@@ -262,11 +331,13 @@ class StateBase {
   mutable std::mutex mutex_;
 
  private:
+  using Callbacks = SmallList<Callback>;
+
   // REQUIRES: mutex_ held. Publishes the final state and wakes waiters; returns the callbacks,
   // to run *after* unlocking so that a callback touching this future cannot deadlock.
-  std::vector<Callback> settle_locked(FutureState final_state) {
+  Callbacks settle_locked(FutureState final_state) {
     state_.store(final_state, std::memory_order_release);
-    for (Waiter* w : waiters_) w->notify(*this);
+    waiters_.for_each([this](Waiter* w) { w->notify(*this); });
     waiters_.clear();
     return std::move(callbacks_);
   }
@@ -280,21 +351,22 @@ class StateBase {
     }
   }
 
-  static void run_callbacks(const std::shared_ptr<StateBase>& self,
-                            std::vector<Callback>& callbacks) noexcept {
-    for (Callback& fn : callbacks) invoke_callback(self, fn);
+  static void run_callbacks(const std::shared_ptr<StateBase>& self, Callbacks& callbacks) noexcept {
+    callbacks.for_each([&](Callback& fn) { invoke_callback(self, fn); });
   }
 
   std::atomic<FutureState> state_{FutureState::pending};  // written under mutex_
   mutable std::atomic<bool> observed_{false};
-  std::exception_ptr error_;              // written once under mutex_, before state_
-  mutable std::vector<Waiter*> waiters_;  // guarded by mutex_
-  std::vector<Callback> callbacks_;       // guarded by mutex_
+  std::exception_ptr error_;            // written once under mutex_, before state_
+  mutable SmallList<Waiter*> waiters_;  // guarded by mutex_
+  Callbacks callbacks_;                 // guarded by mutex_
 };
 
 // The typed part: where the value lives.
+// An executor's call lives in a class derived from State<T> (see task.hpp): one allocation holds
+// the future's state and the call.
 template <class T>
-class State final : public StateBase {
+class State : public StateBase {
  public:
   template <class... Args>
   bool set_value(const std::shared_ptr<StateBase>& self, Args&&... args) {
@@ -328,7 +400,7 @@ class State final : public StateBase {
 };
 
 template <>
-class State<void> final : public StateBase {
+class State<void> : public StateBase {
  public:
   bool set_value(const std::shared_ptr<StateBase>& self) {
     return complete(self, [] {});

@@ -252,6 +252,11 @@ class MapRange {
   }
 
   Value& current() {
+    if (chunk_ != nullptr) {  // the front chunk is done and was read before: no waiting
+      Outcome<Value>& outcome = (*chunk_)[offset_];
+      if (outcome.error) std::rethrow_exception(outcome.error);
+      return *outcome.value;
+    }
     Slot& slot = slots_.front();
     slot.state()->wait_or_throw(deadline_, "concur::Executor::map");
     if (slot.single.valid()) {
@@ -265,6 +270,7 @@ class MapRange {
     }
     Chunk& chunk =
         static_cast<State<Chunk>&>(*FutureAccess::state(slot.chunk)).value("concur::Executor::map");
+    chunk_ = &chunk;
     Outcome<Value>& outcome = chunk[offset_];
     if (outcome.error) std::rethrow_exception(outcome.error);
     return *outcome.value;
@@ -276,6 +282,7 @@ class MapRange {
       return;
     }
     slots_.pop_front();
+    chunk_ = nullptr;
     offset_ = 0;
     if (buffersize_) fill();
   }
@@ -287,6 +294,7 @@ class MapRange {
   Deadline deadline_;
   std::deque<Slot> slots_;  // submitted, not consumed; front is the current result
   std::size_t offset_ = 0;  // position inside the front chunk
+  Chunk* chunk_ = nullptr;  // the front chunk's results, once it was found done
   bool exhausted_ = false;
   std::monostate unit_;  // what a void call "returns"
 };

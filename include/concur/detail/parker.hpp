@@ -2,10 +2,12 @@
 // Part of concur. SPDX-License-Identifier: MIT (see LICENSE).
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
 #include <optional>
+#include <thread>
 #include <type_traits>
 #include <utility>
 
@@ -31,7 +33,8 @@ class Waiter {
 
 // One per thread: the thread sleeps in park() until someone calls unpark(). A token makes an
 // unpark that comes before the park count, so no wake-up is lost. Callers always re-check their
-// condition after park() returns (wake-ups may be spurious).
+// condition after park() returns (wake-ups may be spurious). unpark() of a thread that is not
+// asleep is one atomic exchange: no lock, no system call.
 //
 // Lifetime rule: whoever calls unpark() does so while holding the lock under which the parked
 // thread registered (a future's mutex, a pool's mutex), and the thread unregisters under that
@@ -39,30 +42,89 @@ class Waiter {
 class Parker final : public Waiter {
  public:
   void unpark() noexcept {
-    std::lock_guard<std::mutex> lock(mutex_);
-    token_ = true;
-    cv_.notify_one();  // under the lock: the parked thread cannot return and exit in between
+    if (state_.exchange(notified, std::memory_order_acq_rel) == asleep) {
+      std::lock_guard<std::mutex> lock(mutex_);
+      cv_.notify_one();  // under the lock: the sleeper is either waiting or will see the token
+    }
   }
 
   // Returns true when woken, false when the deadline passed first.
   bool park_until(const Deadline& deadline) {
+    int expected = notified;
+    if (state_.compare_exchange_strong(expected, empty, std::memory_order_acquire)) return true;
     std::unique_lock<std::mutex> lock(mutex_);
-    if (!deadline || *deadline == Clock::time_point::max()) {
-      cv_.wait(lock, [this] { return token_; });
-    } else if (!cv_.wait_until(lock, *deadline, [this] { return token_; })) {
-      return false;
+    expected = empty;
+    if (!state_.compare_exchange_strong(expected, asleep, std::memory_order_acq_rel)) {
+      state_.store(empty, std::memory_order_relaxed);  // a token came meanwhile: take it
+      return true;
     }
-    token_ = false;
-    return true;
+    const bool forever = !deadline || *deadline == Clock::time_point::max();
+    while (true) {
+      bool timed_out = false;
+      if (forever) {
+        cv_.wait(lock);
+      } else {
+        timed_out = cv_.wait_until(lock, *deadline) == std::cv_status::timeout;
+      }
+      if (state_.load(std::memory_order_acquire) == notified) {
+        state_.store(empty, std::memory_order_relaxed);
+        return true;
+      }
+      if (timed_out) {
+        expected = asleep;
+        if (state_.compare_exchange_strong(expected, empty, std::memory_order_acq_rel)) {
+          return false;
+        }
+        state_.store(empty, std::memory_order_relaxed);  // woken just as time ran out
+        return true;
+      }
+    }
   }
 
   void notify(StateBase& /*state*/) noexcept override { unpark(); }
 
  private:
+  static constexpr int empty = 0;     // no token, not asleep
+  static constexpr int notified = 1;  // a token waits to be taken
+  static constexpr int asleep = 2;    // the owner sleeps on cv_ (set under mutex_)
+
+  std::atomic<int> state_{empty};
   std::mutex mutex_;
   std::condition_variable cv_;
-  bool token_ = false;  // guarded by mutex_
 };
+
+// A hint to the CPU that this thread is spinning (x86 pause, Arm yield).
+inline void cpu_relax() noexcept {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__) || defined(__arm__)
+  asm volatile("yield");
+#endif
+}
+
+// How long a thread watches a condition before it sleeps: spin_pauses busy checks, then
+// spin_yields checks each after giving up the CPU. A few microseconds in all: less than the
+// cost of sleeping and being woken, so a quick result or a quick next task costs no system
+// call; short enough not to matter to the CPU bill of an idle program. The yields matter on a
+// loaded or virtual machine, where the thread we wait for may need this very core.
+inline constexpr int spin_pauses = 64;
+inline constexpr int spin_yields = 64;
+
+// Watches ready() for a few microseconds (see spin_pauses); true as soon as it holds. Never
+// sleeps. Gives up at once when the deadline has passed.
+template <class Ready>
+bool spin_until(Ready&& ready, const Deadline& deadline) {
+  if (deadline && Clock::now() >= *deadline) return ready();
+  for (int i = 0; i < spin_pauses; ++i) {
+    if (ready()) return true;
+    cpu_relax();
+  }
+  for (int i = 0; i < spin_yields; ++i) {
+    if (ready()) return true;
+    std::this_thread::yield();
+  }
+  return ready();
+}
 
 inline Parker& this_thread_parker() {
   static thread_local Parker parker;

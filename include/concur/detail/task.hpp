@@ -11,6 +11,7 @@
 #include <exception>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <tuple>
 #include <type_traits>
 #include <utility>
@@ -32,18 +33,26 @@ struct CallResult<F, Args...> {
 template <class F, class... Args>
 using call_result_t = typename CallResult<F, Args...>::type;
 
-// One queued call: run() marks the future running (unless it was cancelled), calls, and stores
-// the value or the exception.
+// How a Task reaches the call stored in its state (a CallState<R, C>, below).
+struct TaskOps {
+  void (*run)(const std::shared_ptr<StateBase>& state) noexcept;  // calls, then drops the call
+  void (*drop)(StateBase& state) noexcept;   // destroys the call's fn and arguments, if still there
+  void* (*call)(StateBase& state) noexcept;  // the Call object, for RemoteOps::encode
+  const RemoteOps* remote;                   // null: the call cannot run in a worker process
+};
+
+// One queued call: a handle to a future's state that also holds the call (one allocation for
+// both). run() marks the future running (unless it was cancelled), calls, and stores the value
+// or the exception. The call's fn and arguments are destroyed once it has run, or once the task
+// knows it never will (cancelled, failed); not when the last Future goes.
 class Task {
  public:
-  using Body = UniqueFunction<void(const std::shared_ptr<StateBase>&)>;
-
   Task() noexcept = default;
-  Task(std::shared_ptr<StateBase> state, Body body, const RemoteOps* remote = nullptr) noexcept
-      : state_(std::move(state)), body_(std::move(body)), remote_(remote) {}
+  Task(std::shared_ptr<StateBase> state, const TaskOps* ops) noexcept
+      : state_(std::move(state)), ops_(ops) {}
 
   // Whether this call can run in a worker process (see remote.hpp).
-  bool remote_capable() const noexcept { return remote_ != nullptr; }
+  bool remote_capable() const noexcept { return ops_->remote != nullptr; }
 
   // Marks the future running; false if it was cancelled (then the call must not run).
   bool start() noexcept {
@@ -55,18 +64,26 @@ class Task {
   }
 
   // REQUIRES: remote_capable(). Writes the call as a message for a worker process.
-  void encode(Writer& w) { remote_->encode(body_.target(), w); }
+  void encode(Writer& w) { ops_->remote->encode(ops_->call(*state_), w); }
 
   // REQUIRES: remote_capable(). Finishes the future from a worker's reply.
-  void finish_from(Reader& reply) noexcept { remote_->decode(reply, state_); }
+  void finish_from(Reader& reply) noexcept {
+    ops_->drop(*state_);
+    ops_->remote->decode(reply, state_);
+  }
 
   // Runs the call unless its future was cancelled. Never throws.
   void run() noexcept {
-    if (start()) body_(state_);
+    if (start()) {
+      ops_->run(state_);
+    } else {
+      ops_->drop(*state_);
+    }
   }
 
   // Fails a call that will never run (a broken pool); false if it was already done.
   bool fail(std::exception_ptr error) noexcept {
+    ops_->drop(*state_);
     try {
       return state_->set_exception(state_, std::move(error));
     } catch (...) {
@@ -76,6 +93,7 @@ class Task {
 
   // Cancels a call that will never run (shutdown with cancel_futures).
   bool cancel() noexcept {
+    ops_->drop(*state_);
     try {
       return state_->cancel(state_);
     } catch (...) {
@@ -87,14 +105,16 @@ class Task {
 
  private:
   std::shared_ptr<StateBase> state_;
-  Body body_;
-  const RemoteOps* remote_ = nullptr;
+  const TaskOps* ops_ = nullptr;
 };
 
 // A call: fn and its decay-copied arguments. Runs in this process (operator()), or, when
 // remote_capable, is written as a message for a worker process.
 template <class R, class F, class... Args>
 struct Call {
+  template <class G, class... A>
+  explicit Call(G&& g, A&&... a) : fn(std::forward<G>(g)), args(std::forward<A>(a)...) {}
+
   F fn;
   std::tuple<Args...> args;
 
@@ -121,19 +141,50 @@ struct Call {
     }
   }
 
+  static constexpr bool remote_capable_here = remote_capable<R, F, Args...>;
   static constexpr RemoteOps remote_ops{&encode, &decode_outcome_into<R>};
 };
 
-// Packages fn(args...) for the future whose state is given (a State<R>).
+// The RemoteOps of a Call, or null; instantiates the codecs only for calls that can go remote.
+template <class C>
+constexpr const RemoteOps* remote_ops_of() noexcept {
+  if constexpr (C::remote_capable_here) {
+    return &C::remote_ops;
+  } else {
+    return nullptr;
+  }
+}
+
+// The state of a submitted call's future, with the call itself: one allocation per submit.
+template <class R, class C>
+class CallState final : public State<R> {
+ public:
+  template <class... A>
+  explicit CallState(A&&... a) : call_(std::in_place, std::forward<A>(a)...) {}
+
+  static constexpr TaskOps ops{
+      [](const std::shared_ptr<StateBase>& state) noexcept {
+        auto& self = static_cast<CallState&>(*state);
+        (*self.call_)(state);
+        self.call_.reset();
+      },
+      [](StateBase& state) noexcept { static_cast<CallState&>(state).call_.reset(); },
+      [](StateBase& state) noexcept -> void* {
+        return std::addressof(*static_cast<CallState&>(state).call_);
+      },
+      remote_ops_of<C>()};
+
+ private:
+  std::optional<C> call_;  // only the Task's owner touches it
+};
+
+// Packages fn(args...) with a new future's state; returns the task and its future's state.
 template <class R, class F, class... Args>
-Task make_task(std::shared_ptr<StateBase> state, F&& fn, Args&&... args) {
+Task make_task(std::shared_ptr<StateBase>& state_out, F&& fn, Args&&... args) {
   using C = Call<R, std::decay_t<F>, std::decay_t<Args>...>;
-  const RemoteOps* remote = nullptr;
-  if constexpr (remote_capable<R, std::decay_t<F>, std::decay_t<Args>...>) remote = &C::remote_ops;
-  return Task(std::move(state),
-              C{std::decay_t<F>(std::forward<F>(fn)),
-                std::tuple<std::decay_t<Args>...>(std::forward<Args>(args)...)},
-              remote);
+  auto state = std::make_shared<CallState<R, C>>(std::forward<F>(fn), std::forward<Args>(args)...);
+  state_out = state;
+  return Task(std::move(state), &CallState<R, C>::ops);
 }
 
 }  // namespace concur::detail
