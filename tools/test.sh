@@ -74,11 +74,17 @@ missing=()
 have_catch2 || missing+=(catch2)
 command -v cmake >/dev/null || missing+=(cmake)
 command -v make >/dev/null || missing+=(make)
+command -v python3 >/dev/null || missing+=(python3)
 command -v g++ >/dev/null || missing+=(g++)
 command -v clang++ >/dev/null || missing+=(clang)
 command -v clang-format >/dev/null || missing+=(clang-format)
 [ -e /usr/include/benchmark/benchmark.h ] || [ -e /usr/local/include/benchmark/benchmark.h ] ||
   missing+=(libbenchmark-dev)
+# The peers the workload benchmarks compare against (optional to build concur; installed here so
+# that CI compiles and smoke-runs every comparison).
+[ -e /usr/include/asio.hpp ] || missing+=(libasio-dev)
+[ -e /usr/include/tbb/tbb.h ] || [ -e /usr/include/oneapi/tbb.h ] || missing+=(libtbb-dev)
+[ -e /usr/include/thread_pool/thread_pool.hpp ] || missing+=(libthread-pool-dev)
 if [ ${#missing[@]} -gt 0 ]; then
   if command -v apt-get >/dev/null; then
     sudo=()
@@ -157,14 +163,24 @@ bench_smoke() {
   cmake -S . -B build/bench-smoke -DCMAKE_BUILD_TYPE=Release -DCONCUR_BUILD_TESTS=OFF \
         -DCONCUR_BUILD_EXAMPLES=OFF -DCONCUR_BUILD_BENCH=ON
   cmake --build build/bench-smoke -j2
-  local exe found=0
-  for exe in build/bench-smoke/bench/concur.bench.*; do
+  local exe found=0 dir=build/bench-smoke
+  for exe in $dir/bench/concur.bench.*; do
     [ -x "$exe" ] || continue
+    [ "$exe" != $dir/bench/concur.bench.seed ] || continue  # not a Google Benchmark program
     found=1
     echo "--- $exe"
-    "$exe" --benchmark_min_time=0.01
+    "$exe" --benchmark_min_time=0.01 --benchmark_out="$exe.json" --benchmark_out_format=json
   done
   [ $found -eq 1 ] || { echo "no benchmark was built (is Google Benchmark installed?)" >&2; return 1; }
+  # The report's pieces, on the smoke figures: Python side by side (quick sizes) and rendering.
+  echo "--- bench/py_side_by_side.py --quick"
+  python3 bench/py_side_by_side.py --quick --binary $dir/bench/concur.bench.seed \
+    --json $dir/python.json
+  echo "--- tools/render_report.py (into $dir, not docs/)"
+  python3 tools/render_report.py --workloads $dir/bench/concur.bench.workloads.json \
+    --python $dir/python.json --markdown $dir/performance.md --png $dir/performance.png \
+    --build-dir $dir
+  grep -q "^| W1" $dir/performance.md || grep -q "W1" $dir/performance.md
 }
 
 consumer_fetch_content() {

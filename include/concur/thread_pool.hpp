@@ -78,7 +78,7 @@ class ThreadPoolExecutor final : public Executor, private detail::WorkHelper {
   void shutdown(bool wait = true, bool cancel_futures = false) override {
     std::vector<detail::Task> cancelled;
     {
-      std::lock_guard<std::mutex> lock(mutex_);
+      std::lock_guard<detail::SpinLock> lock(mutex_);
       shutdown_ = true;
       if (cancel_futures) {
         cancelled.reserve(queue_.size());
@@ -97,13 +97,13 @@ class ThreadPoolExecutor final : public Executor, private detail::WorkHelper {
 
   /// How many threads this pool has started so far.
   std::size_t thread_count() const {
-    std::lock_guard<std::mutex> lock(mutex_);
+    std::lock_guard<detail::SpinLock> lock(mutex_);
     return threads_.size();
   }
 
  protected:
   void submit_task(detail::Task task) override {
-    std::lock_guard<std::mutex> lock(mutex_);
+    std::lock_guard<detail::SpinLock> lock(mutex_);
     if (broken_) throw BrokenThreadPool("concur::ThreadPoolExecutor::submit: " + broken_reason_);
     if (shutdown_) {
       throw ShutdownError(
@@ -189,7 +189,7 @@ class ThreadPoolExecutor final : public Executor, private detail::WorkHelper {
     }
     detail::Parker& parker = detail::this_thread_parker();
     detail::Task finished;  // the call this worker ran last: dropped outside the lock
-    std::unique_lock<std::mutex> lock(mutex_);
+    std::unique_lock<detail::SpinLock> lock(mutex_);
     while (true) {
       if (!queue_.empty()) {
         detail::Task task = pop_locked();
@@ -238,7 +238,7 @@ class ThreadPoolExecutor final : public Executor, private detail::WorkHelper {
                   const detail::Deadline& deadline) override {
     while (true) {
       if (ready()) return true;
-      std::unique_lock<std::mutex> lock(mutex_);
+      std::unique_lock<detail::SpinLock> lock(mutex_);
       if (!queue_.empty()) {
         detail::Task task = pop_locked();
         lock.unlock();
@@ -281,7 +281,7 @@ class ThreadPoolExecutor final : public Executor, private detail::WorkHelper {
     std::vector<detail::Task> pending;
     std::string reason;
     {
-      std::lock_guard<std::mutex> lock(mutex_);
+      std::lock_guard<detail::SpinLock> lock(mutex_);
       if (!broken_) {
         broken_ = true;
         broken_reason_ = "a thread initializer threw (" + detail::describe(cause) +
@@ -302,7 +302,7 @@ class ThreadPoolExecutor final : public Executor, private detail::WorkHelper {
     // After shutdown_ no thread is added, so threads_ is stable without mutex_.
     std::vector<std::thread*> threads;
     {
-      std::lock_guard<std::mutex> lock(mutex_);
+      std::lock_guard<detail::SpinLock> lock(mutex_);
       for (std::thread& t : threads_) threads.push_back(&t);
     }
     for (std::thread* t : threads) {
@@ -314,7 +314,8 @@ class ThreadPoolExecutor final : public Executor, private detail::WorkHelper {
   const std::string prefix_;
   const std::function<void()> initializer_;
 
-  mutable std::mutex mutex_;
+  // Guards the queue and the pool's bookkeeping; held for a few instructions at a time.
+  mutable detail::SpinLock mutex_;
   detail::RingQueue<detail::Task> queue_;  // guarded by mutex_
   std::atomic<std::size_t> queued_{0};     // queue_.size(), written under mutex_: for spinners
   std::size_t spinning_ = 0;  // guarded by mutex_: workers watching queued_ before they sleep

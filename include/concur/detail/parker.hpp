@@ -110,6 +110,33 @@ inline void cpu_relax() noexcept {
 inline constexpr int spin_pauses = 64;
 inline constexpr int spin_yields = 64;
 
+// A lock for short critical sections under contention (a pool's queue): spins, then yields,
+// never sleeps in the kernel. A std::mutex that finds its lock taken sleeps and must be woken,
+// which costs more than the few dozen instructions the holder needs. Meets Lockable.
+class SpinLock {
+ public:
+  void lock() noexcept {
+    while (true) {
+      if (!locked_.exchange(true, std::memory_order_acquire)) return;
+      for (int i = 0; locked_.load(std::memory_order_relaxed); ++i) {
+        if (i < spin_pauses) {
+          cpu_relax();
+        } else {
+          std::this_thread::yield();  // the holder may be waiting for this very core
+        }
+      }
+    }
+  }
+  bool try_lock() noexcept {
+    return !locked_.load(std::memory_order_relaxed) &&
+           !locked_.exchange(true, std::memory_order_acquire);
+  }
+  void unlock() noexcept { locked_.store(false, std::memory_order_release); }
+
+ private:
+  std::atomic<bool> locked_{false};
+};
+
 // Watches ready() for a few microseconds (see spin_pauses); true as soon as it holds. Never
 // sleeps. Gives up at once when the deadline has passed.
 template <class Ready>
