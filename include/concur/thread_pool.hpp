@@ -255,7 +255,22 @@ class ThreadPoolExecutor final : public Executor, private detail::WorkHelper {
                          deadline);
       lock.lock();
       --spinning_;
-      if (!queue_.empty() || ready()) continue;
+      if (ready()) {
+        // Submits made while we spun counted on us: pass them on.
+        if (!queue_.empty()) {
+          try {
+            wake_or_start_locked();
+          } catch (const std::system_error&) {  // only when no thread exists: impossible here
+          }
+        }
+        return true;
+      }
+      if (!queue_.empty()) {  // ours to run: a submit counted on this spinner
+        detail::Task task = pop_locked();
+        lock.unlock();
+        task.run();
+        continue;
+      }
       if (deadline && detail::Clock::now() >= *deadline) continue;  // handled at the top
       idle_.push_back(&parker);
       lock.unlock();

@@ -35,7 +35,6 @@
 #include <ranges>
 #include <string>
 #include <type_traits>
-#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -151,30 +150,45 @@ constexpr bool is_future_range() {
 }
 
 // The distinct futures of a range, in order of first occurrence; empty handles are refused.
-// A set of states for unique_futures: open addressing in one array, so that checking 100,000
-// futures costs one allocation, not one per future.
-class StateSet {
+// A map from states to indexes (which futures were seen, where each one is): open addressing
+// in one array, so that 100,000 futures cost one allocation, not one each.
+class StateIndex {
  public:
-  explicit StateSet(std::size_t expected) {
+  // Room for `expected` entries; no more may be inserted.
+  explicit StateIndex(std::size_t expected) {
     std::size_t capacity = 16;
     while (capacity < 2 * expected) capacity *= 2;
-    slots_.assign(capacity, nullptr);
+    slots_.assign(capacity, Entry{});
   }
-  // True if state was not in the set (and now is). REQUIRES: fewer inserts than `expected`.
-  bool insert(const StateBase* state) {
+
+  // Adds state -> index; false (and nothing changed) if state is already there.
+  bool insert(const StateBase* state, std::size_t index) {
+    Entry& e = find(state);
+    if (e.state == state) return false;
+    e = Entry{state, index};
+    return true;
+  }
+
+  // REQUIRES: state was inserted.
+  std::size_t at(const StateBase* state) const { return find(state).index; }
+
+ private:
+  struct Entry {
+    const StateBase* state = nullptr;
+    std::size_t index = 0;
+  };
+
+  // The entry of state, or the empty entry where it would go.
+  Entry& find(const StateBase* state) const {
     const std::size_t mask = slots_.size() - 1;
     std::size_t i = (reinterpret_cast<std::uintptr_t>(state) >> 4) * 0x9E3779B97F4A7C15ULL >> 20;
     for (i &= mask;; i = (i + 1) & mask) {
-      if (slots_[i] == state) return false;
-      if (slots_[i] == nullptr) {
-        slots_[i] = state;
-        return true;
-      }
+      Entry& e = slots_[i];
+      if (e.state == state || e.state == nullptr) return e;
     }
   }
 
- private:
-  std::vector<const StateBase*> slots_;
+  mutable std::vector<Entry> slots_;
 };
 
 template <class F, class Range>
@@ -190,11 +204,11 @@ std::vector<F> unique_futures(const Range& futures, const char* caller) {
     }
   }
   out.reserve(count);
-  StateSet seen(count);
+  StateIndex seen(count);
   for (const auto& f : futures) {
     const std::shared_ptr<StateBase>& state = FutureAccess::state(f);
     if (!state) throw_invalid_handle(caller);
-    if (seen.insert(state.get())) out.push_back(f);
+    if (seen.insert(state.get(), out.size())) out.push_back(f);
   }
   return out;
 }
@@ -360,12 +374,13 @@ class AsCompleted {
       : futures_(std::move(futures)),
         deadline_(deadline),
         queue_(std::make_unique<Queue>(futures_.size())),
-        registered_(futures_.size(), false) {
+        registered_(futures_.size(), false),
+        position_(futures_.size()) {
     for (std::size_t i = 0; i < futures_.size(); ++i) {
       const detail::StateBase* state = detail::FutureAccess::state(futures_[i]).get();
       if (state->add_waiter(queue_.get())) {
         registered_[i] = true;
-        position_.emplace(state, i);
+        position_.insert(state, i);
       } else {
         already_done_.push_back(i);
       }
@@ -473,7 +488,7 @@ class AsCompleted {
   std::size_t next_already_done_ = 0;
   std::size_t yielded_ = 0;
   std::size_t current_ = npos;
-  std::unordered_map<const detail::StateBase*, std::size_t> position_;  // of registered futures
+  detail::StateIndex position_;  // of registered futures
 };
 
 /// Yields each distinct future of the range as it completes (those already done first).

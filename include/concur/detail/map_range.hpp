@@ -106,6 +106,11 @@ class MapSource {
   // address from the first call on (the iterators point into held_).
   std::optional<Items> next() { return next_impl(std::index_sequence_for<H...>{}); }
 
+  // Appends up to n next items to out; false once the shortest iterable has ended.
+  bool next_batch(std::size_t n, std::vector<Items>& out) {
+    return next_batch_impl(n, out, std::index_sequence_for<H...>{});
+  }
+
  private:
   template <std::size_t... I>
   std::optional<Items> next_impl(std::index_sequence<I...> /*unused*/) {
@@ -116,6 +121,19 @@ class MapSource {
     std::optional<Items> out(std::in_place, *std::get<I>(its)...);
     (++std::get<I>(its), ...);
     return out;
+  }
+
+  template <std::size_t... I>
+  bool next_batch_impl(std::size_t n, std::vector<Items>& out,
+                       std::index_sequence<I...> /*unused*/) {
+    if (!iters_) iters_.emplace(std::ranges::begin(std::get<I>(held_).get())...);
+    auto& its = *iters_;
+    for (std::size_t k = 0; k < n; ++k) {
+      if ((ended_at<I>() || ...)) return false;
+      out.emplace_back(*std::get<I>(its)...);
+      (++std::get<I>(its), ...);
+    }
+    return true;
   }
 
   template <std::size_t I>
@@ -234,15 +252,11 @@ class MapRange {
     }
     std::vector<Items> batch;
     batch.reserve(chunksize_);
-    while (batch.size() < chunksize_) {
-      std::optional<Items> items = source_->next();
-      if (!items) {
-        exhausted_ = true;
-        break;
-      }
-      batch.push_back(std::move(*items));
+    if (!source_->next_batch(chunksize_, batch)) exhausted_ = true;
+    if (batch.empty()) {
+      exhausted_ = true;
+      return;
     }
-    if (batch.empty()) return;
     Slot slot;
     slot.count = batch.size();
     using Runner = ChunkRunner<std::decay_t<decltype(source_->fn())>, Items, R>;
@@ -277,13 +291,15 @@ class MapRange {
   }
 
   void advance() {
-    if (offset_ + 1 < slots_.front().count) {
-      ++offset_;
+    if (++offset_ < front_count_) return;  // the common case: the next item of a chunk
+    if (offset_ < slots_.front().count) {
+      front_count_ = slots_.front().count;
       return;
     }
     slots_.pop_front();
     chunk_ = nullptr;
     offset_ = 0;
+    front_count_ = 0;
     if (buffersize_) fill();
   }
 
@@ -292,9 +308,10 @@ class MapRange {
   std::size_t chunksize_;
   std::optional<std::size_t> buffersize_;
   Deadline deadline_;
-  std::deque<Slot> slots_;  // submitted, not consumed; front is the current result
-  std::size_t offset_ = 0;  // position inside the front chunk
-  Chunk* chunk_ = nullptr;  // the front chunk's results, once it was found done
+  std::deque<Slot> slots_;       // submitted, not consumed; front is the current result
+  std::size_t offset_ = 0;       // position inside the front chunk
+  Chunk* chunk_ = nullptr;       // the front chunk's results, once it was found done
+  std::size_t front_count_ = 0;  // slots_.front().count once known, else 0
   bool exhausted_ = false;
   std::monostate unit_;  // what a void call "returns"
 };
