@@ -178,6 +178,17 @@ int die_now(Death how) {
   die(how);
 }
 
+// Appends "<i>\n" to the file at path (O_APPEND: one write per line), then returns i: the file
+// then shows how many times each call ran.
+int append_line(const std::string& path, int i) {
+  const std::string line = std::to_string(i) + "\n";
+  std::FILE* f = std::fopen(path.c_str(), "a");
+  if (f == nullptr) return -1;
+  std::fputs(line.c_str(), f);
+  std::fclose(f);
+  return i;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Codecs that kill the worker (test_deadlock.py's CrashAtUnpickle, ExitAtUnpickle,
 // CrashAtPickle, ExitAtPickle). They refuse to act in the test process.
@@ -286,6 +297,53 @@ TEST_CASE("a worker that dies during a call fails only that call with WorkerCras
   CHECK(new_since(before.zombies, after.zombies).empty());
   CHECK(new_since(before.descendants, after.descendants).empty());
   REQUIRE_FALSE(exists(*dead));  // reaped, not left a zombie
+}
+
+// The pool writes one call ahead to a busy worker (see dispatch() in process_pool.hpp). When that
+// worker dies, the call written ahead has not started: it must run once, in another worker.
+TEST_CASE("calls written ahead to a worker that dies run exactly once elsewhere",
+          "[process][crash]") {
+  std::cout.flush();
+  std::fflush(nullptr);
+  char dir_template[] = "/tmp/concur-ahead-XXXXXX";
+  REQUIRE(::mkdtemp(dir_template) != nullptr);
+  const std::string log = std::string(dir_template) + "/runs";
+  {
+    concur::ProcessPoolExecutor pool(1);
+    Fifo out("ahead");
+    Fifo gate("ahead");
+    auto doomed = pool.submit(report_pid_then_die, out.path(), gate.path(), Death::sigkill, true);
+    std::vector<concur::Future<int>> behind;
+    for (int i = 0; i < 5; ++i) behind.push_back(pool.submit(append_line, log, i));
+    static_cast<void>(out.read_int());
+    // The first call behind the doomed one is running (written ahead), not pending: it cannot
+    // be cancelled any more, as in Python once a call is in the call queue.
+    const auto give_up = std::chrono::steady_clock::now() + kLongWait;
+    while (behind[0].state() != concur::FutureState::running &&
+           std::chrono::steady_clock::now() < give_up) {
+      std::this_thread::sleep_for(1ms);
+    }
+    REQUIRE(behind[0].state() == concur::FutureState::running);
+    REQUIRE_FALSE(behind[0].cancel());
+    gate.open_gate();
+    REQUIRE(crash_of(doomed).has_value());
+    for (int i = 0; i < 5; ++i) REQUIRE(behind[static_cast<std::size_t>(i)].result() == i);
+  }
+  std::FILE* f = std::fopen(log.c_str(), "r");
+  REQUIRE(f != nullptr);
+  std::vector<int> runs(5, 0);
+  int value = 0;
+  while (std::fscanf(f, "%d", &value) == 1) {
+    REQUIRE((value >= 0 && value < 5));
+    ++runs[static_cast<std::size_t>(value)];
+  }
+  std::fclose(f);
+  static_cast<void>(std::remove(log.c_str()));
+  static_cast<void>(::rmdir(dir_template));
+  for (int i = 0; i < 5; ++i) {
+    INFO("call " << i);
+    CHECK(runs[static_cast<std::size_t>(i)] == 1);
+  }
 }
 
 // C++ only: replace_worker fails only the call the dead worker ran.

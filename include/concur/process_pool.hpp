@@ -262,7 +262,20 @@ class ProcessPoolExecutor final : public Executor {
     bool gone = false;       // its socket ended: waiting for its exit status
     std::size_t served = 0;  // calls it finished
     bool retiring = false;   // reached max_tasks_per_child: it exits and gets no call
+    // A second call, already written to its socket: it starts as soon as `task` ends, without
+    // waiting for this thread to be scheduled (see dispatch()). Never started while `task` is
+    // set: a worker reads its next call only after replying to the current one.
+    std::optional<detail::Task> next;
+    std::uint64_t next_id = 0;
   };
+
+  // Calls sent ahead to a worker that then died before starting them: they run again
+  // elsewhere, first, and are already marked running. Manager thread only.
+  std::deque<detail::Task> resend_;
+
+  // A call sent ahead must fit in the socket's buffer, so that writing it never blocks the
+  // manager while the worker is busy (and maybe writing a large reply to us).
+  static constexpr std::size_t max_ahead_bytes = 32 * 1024;
 
   void wake() noexcept {
     const char byte = 1;
@@ -301,7 +314,7 @@ class ProcessPoolExecutor final : public Executor {
     }
     // Workers see end of file and leave; then the fork server, which reaps them all.
     for (auto& w : workers_) {
-      if (w->pid > 0 && w->task) static_cast<void>(::kill(w->pid, SIGKILL));
+      if (w->pid > 0 && (w->task || w->next)) static_cast<void>(::kill(w->pid, SIGKILL));
     }
     workers_.clear();
     {
@@ -351,8 +364,9 @@ class ProcessPoolExecutor final : public Executor {
       std::lock_guard<std::mutex> lock(mutex_);
       if (!shutdown_ || !queue_.empty()) return false;
     }
-    return std::none_of(workers_.begin(), workers_.end(),
-                        [](const auto& w) { return w->task.has_value(); });
+    return resend_.empty() && std::none_of(workers_.begin(), workers_.end(), [](const auto& w) {
+             return w->task.has_value() || w->next.has_value();
+           });
   }
 
   int poll_timeout_ms() const {
@@ -374,12 +388,33 @@ class ProcessPoolExecutor final : public Executor {
     return task;
   }
 
-  bool has_queued() {
+  void push_front_queued(detail::Task task) {
     std::lock_guard<std::mutex> lock(mutex_);
-    return !queue_.empty() && !broken_;
+    queue_.push_front(std::move(task));
   }
 
-  // Hands queued calls to idle workers, starting workers as needed.
+  bool has_queued() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return (!queue_.empty() || !resend_.empty()) && !broken_;
+  }
+
+  // The next call to send and whether it is already marked running (a resent one), or nullopt.
+  std::optional<std::pair<detail::Task, bool>> next_call() {
+    if (!resend_.empty()) {
+      detail::Task task = std::move(resend_.front());
+      resend_.pop_front();
+      return std::pair<detail::Task, bool>(std::move(task), true);
+    }
+    std::optional<detail::Task> task = pop_queued();
+    if (!task) return std::nullopt;
+    return std::pair<detail::Task, bool>(std::move(*task), false);
+  }
+
+  // Hands queued calls to idle workers, starting workers as needed. When every worker is busy
+  // and no more may start, each gets one more call written ahead to its socket (Python keeps
+  // one extra call in its call queue too): a worker then goes on to its next call the moment
+  // it replies, even when this thread is slow to be scheduled because the workers keep every
+  // core busy.
   void dispatch() {
     // Under break_pool a worker that died with a call breaks the pool once its status
     // arrives: until then nothing more may start, or a queued call could run and succeed.
@@ -390,34 +425,54 @@ class ProcessPoolExecutor final : public Executor {
     }
     while (has_queued()) {
       Worker* idle = nullptr;
+      Worker* ahead = nullptr;
       std::size_t live = 0;
       for (auto& w : workers_) {
         if (w->gone || w->retiring) continue;
         ++live;
         if (!w->task && idle == nullptr) idle = w.get();
+        const bool has_room =
+            options_.max_tasks_per_child == 0 || w->served + 2 <= options_.max_tasks_per_child;
+        if (w->task && !w->next && has_room && ahead == nullptr) ahead = w.get();
       }
-      if (idle == nullptr) {
-        if (live >= max_workers_ || !spawn_worker()) return;
+      if (idle == nullptr && live < max_workers_) {
+        if (!spawn_worker()) return;
         continue;
       }
-      std::optional<detail::Task> task = pop_queued();
-      if (!task) return;
-      if (!task->start()) continue;  // cancelled while queued
+      Worker* to = idle != nullptr ? idle : ahead;
+      if (to == nullptr) return;
+      std::optional<std::pair<detail::Task, bool>> call = next_call();
+      if (!call) return;
+      auto& [task, started] = *call;
       Writer message;
       try {
-        task->encode(message);
+        task.encode(message);
       } catch (...) {
-        task->fail(std::current_exception());
+        if (started || task.start()) task.fail(std::current_exception());
         continue;
       }
-      idle->call_id = ++next_call_id_;
-      const detail::posix::Header h{detail::posix::call, 0, idle->call_id, message.bytes().size()};
-      if (options_.task_timeout) {
-        idle->deadline = detail::deadline_after(*options_.task_timeout);
+      if (to != idle && message.bytes().size() > max_ahead_bytes) {
+        // Too big to write ahead: it waits for an idle worker, first in line.
+        if (started) {
+          resend_.push_front(std::move(task));
+        } else {
+          push_front_queued(std::move(task));
+        }
+        return;
       }
-      idle->task = std::move(task);
-      if (!detail::posix::send_message(idle->fd.get(), h, message.bytes())) {
-        worker_gone(*idle);  // it died: the call fails as a crash once its status arrives
+      if (!started && !task.start()) continue;  // cancelled while queued
+      const std::uint64_t id = ++next_call_id_;
+      const detail::posix::Header h{detail::posix::call, 0, id, message.bytes().size()};
+      if (to == idle) {
+        to->call_id = id;
+        if (options_.task_timeout) to->deadline = detail::deadline_after(*options_.task_timeout);
+        to->task = std::move(task);
+      } else {
+        to->next_id = id;
+        to->next = std::move(task);
+      }
+      if (!detail::posix::send_message(to->fd.get(), h, message.bytes())) {
+        worker_gone(*to);  // it died: the call fails as a crash once its status arrives
       }
     }
   }
@@ -501,6 +556,12 @@ class ProcessPoolExecutor final : public Executor {
           w.task.reset();
           w.deadline.reset();
           ++w.served;
+          if (w.next) {  // the call written ahead starts now
+            w.task = std::move(w.next);
+            w.next.reset();
+            w.call_id = w.next_id;
+            if (options_.task_timeout) w.deadline = detail::deadline_after(*options_.task_timeout);
+          }
           if (options_.max_tasks_per_child != 0 && w.served >= options_.max_tasks_per_child) {
             w.retiring = true;  // it leaves after this reply; a new worker takes its place
             std::lock_guard<std::mutex> lock(mutex_);
@@ -547,6 +608,17 @@ class ProcessPoolExecutor final : public Executor {
     w.pid = -w.pid;  // marks it for collect_gone()
     const int pid = -w.pid;
     const bool was_ready = w.ready;
+    if (w.next) {  // never started: it runs elsewhere, unless the pool is stopping
+      detail::Task ahead = std::move(*w.next);
+      w.next.reset();
+      if (terminating_now()) {
+        ahead.fail(std::make_exception_ptr(
+            BrokenProcessPool("concur::ProcessPoolExecutor: worker " + std::to_string(pid) +
+                              " was stopped by terminate_workers() or kill_workers()")));
+      } else {
+        resend_.push_back(std::move(ahead));
+      }
+    }
     if (!w.task) {
       if (!was_ready && options_.initializer != nullptr) {
         break_pool("a worker process died in its initializer (" + describe_status(status) + ")");
@@ -678,11 +750,16 @@ class ProcessPoolExecutor final : public Executor {
   }
 
   void fail_all_running(const std::string& reason) {
+    const auto error = std::make_exception_ptr(BrokenProcessPool(
+        "concur::ProcessPoolExecutor: " + reason + "; the pool is broken: create a new one"));
+    for (detail::Task& task : resend_) task.fail(error);
+    resend_.clear();
     for (auto& w : workers_) {
-      if (!w->task) continue;
-      w->task->fail(std::make_exception_ptr(BrokenProcessPool(
-          "concur::ProcessPoolExecutor: " + reason + "; the pool is broken: create a new one")));
+      if (!w->task && !w->next) continue;
+      if (w->task) w->task->fail(error);
+      if (w->next) w->next->fail(error);
       w->task.reset();
+      w->next.reset();
       if (!w->gone) static_cast<void>(::kill(w->pid, SIGKILL));
     }
   }
