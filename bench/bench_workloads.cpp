@@ -522,10 +522,22 @@ void allocs(benchmark::State& state, std::size_t window = alloc_tasks) {
     std::vector<typename Pool::template future<int>> futures;
     futures.reserve(alloc_tasks);
     // Untimed, uncounted passes first, so that queues have reached their working size (a queue
-    // that grows to a new peak allocates once; the steady state is what W6 measures).
+    // that grows to a new peak allocates once; the steady state is what W6 measures). In the
+    // first, every worker is held until all the calls are queued: the largest queue a window
+    // can make.
     for (int pass = 0; pass < 3; ++pass) {
       futures.clear();
+      std::atomic<bool> go{pass != 0 || window < alloc_tasks};
+      std::vector<typename Pool::template future<int>> holds;
+      for (std::size_t w = 0; w < workers && !go.load(); ++w) {
+        holds.push_back(pool.submit([&go] {
+          while (!go.load(std::memory_order_acquire)) std::this_thread::yield();
+          return 0;
+        }));
+      }
       for (std::size_t i = 0; i < alloc_tasks; ++i) futures.push_back(pool.submit(noop));
+      go.store(true, std::memory_order_release);
+      for (auto& f : holds) benchmark::DoNotOptimize(value_of(f));
       for (auto& f : futures) benchmark::DoNotOptimize(value_of(f));
     }
     AllocTotals totals;

@@ -152,6 +152,7 @@ class ThreadPoolExecutor final : public Executor, private detail::WorkHelper {
     }
     if (queue_.size() <= returning + spinning_) return;
     const std::size_t n = threads_.size();
+    idle_.reserve(n + 1);  // every thread may park: registering as idle never allocates
     try {
       workers_.emplace_back();
       threads_.emplace_back([this, n] { worker_main(n); });
