@@ -3,6 +3,8 @@
 #include <concur/codec.hpp>
 #include <concur/errors.hpp>
 
+#include <concur/detail/remote.hpp>
+
 #include <array>
 #include <chrono>
 #include <cmath>
@@ -1029,3 +1031,42 @@ TEST_CASE("fuzzed user codec and bitwise input decodes or throws CodecError", "[
 }
 
 }  // namespace
+
+// The reply of a chunk of map() calls from a worker process (detail::ChunkResult).
+TEST_CASE(
+    "a chunk's results cross with their exceptions; bad positions and truncations are refused",
+    "[codec][corrupt][map]") {
+  using Chunk = concur::detail::ChunkResult<int>;
+  Chunk chunk;
+  chunk.values = {1, 0, 3, 0};
+  chunk.error_at = {1, 3};
+  chunk.errors = {std::make_exception_ptr(std::invalid_argument("one")),
+                  std::make_exception_ptr(std::out_of_range("three"))};
+  const Bytes bytes = encode(chunk);
+  {
+    concur::Reader r(bytes);
+    const Chunk back = r.read<Chunk>();
+    REQUIRE(r.remaining() == 0);
+    REQUIRE(back.values == chunk.values);
+    REQUIRE(back.error_at == chunk.error_at);
+    REQUIRE(back.errors.size() == 2);
+    REQUIRE_THROWS_AS(std::rethrow_exception(back.errors[0]), std::invalid_argument);
+    REQUIRE_THROWS_AS(std::rethrow_exception(back.errors[1]), std::out_of_range);
+  }
+  for (std::size_t n = 0; n < bytes.size(); ++n) {
+    INFO("truncated to " << n << " bytes");
+    const Bytes cut(bytes.begin(), bytes.begin() + static_cast<std::ptrdiff_t>(n));
+    concur::Reader r(cut);
+    REQUIRE_THROWS_AS(r.read<Chunk>(), concur::CodecError);
+  }
+  for (const std::vector<std::uint64_t>& bad :
+       {std::vector<std::uint64_t>{4}, std::vector<std::uint64_t>{2, 2},
+        std::vector<std::uint64_t>{3, 1}}) {
+    Chunk wrong = chunk;
+    wrong.error_at = bad;
+    wrong.errors.resize(bad.size(), chunk.errors[0]);
+    const Bytes wrong_bytes = encode(wrong);
+    concur::Reader r(wrong_bytes);
+    REQUIRE_THROWS_WITH(r.read<Chunk>(), ContainsSubstring("bad error position"));
+  }
+}

@@ -808,6 +808,51 @@ TEST_CASE("an exception in one call of a chunk does not lose the other calls of 
   REQUIRE(index == 8);
 }
 
+namespace {
+struct Labelled {  // no default constructor: a chunk keeps such results in std::optional
+  explicit Labelled(int v) : value(v) {}
+  int value;
+};
+}  // namespace
+
+TEST_CASE("a chunk keeps bool and non-default-constructible results, and their exceptions",
+          "[executor][map][chunksize][exceptions]") {
+  concur::ThreadPoolExecutor pool(2);
+  const auto opts = concur::MapOptions{.chunksize = 3};
+  auto evens = pool.map(
+      [](int x) {
+        if (x == 4) throw std::runtime_error("four");
+        return x % 2 == 0;
+      },
+      iota_vector(7), opts);
+  int index = 0;
+  for (auto it = evens.begin(); it != evens.end(); ++it, ++index) {
+    if (index == 4) {
+      REQUIRE_THROWS_WITH(*it, concur_test::ContainsSubstring("four"));
+    } else {
+      bool& b = *it;
+      REQUIRE(b == (index % 2 == 0));
+    }
+  }
+  REQUIRE(index == 7);
+  auto labelled = pool.map(
+      [](int x) {
+        if (x == 0 || x == 5) throw std::runtime_error("no label " + std::to_string(x));
+        return Labelled(10 * x);
+      },
+      iota_vector(6), opts);
+  index = 0;
+  for (auto it = labelled.begin(); it != labelled.end(); ++it, ++index) {
+    if (index == 0 || index == 5) {
+      REQUIRE_THROWS_WITH(*it, concur_test::ContainsSubstring("no label"));
+      REQUIRE_THROWS_WITH(*it, concur_test::ContainsSubstring("no label"));  // again: same one
+    } else {
+      REQUIRE(it->value == 10 * index);
+    }
+  }
+  REQUIRE(index == 6);
+}
+
 // executor.py: ExecutorTest.test_map_buffersize_type_validation,
 //              ExecutorTest.test_map_buffersize_value_validation
 TEST_CASE("map rejects chunksize 0 and buffersize 0 with std::invalid_argument",

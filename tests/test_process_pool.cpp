@@ -41,6 +41,7 @@
 #include <memory>
 #include <mutex>
 #include <new>
+#include <numeric>
 #include <optional>
 #include <set>
 #include <stdexcept>
@@ -107,6 +108,11 @@ int absolute(int x) {
 int divide(int a, int b) {
   if (b == 0) throw std::domain_error("division by zero");
   return a / b;
+}
+
+int half_or_throw(int x) {
+  if (x % 5 == 3) throw std::domain_error("no half of " + std::to_string(x));
+  return x / 2;
 }
 
 // Reports its pid to `out`, waits for the gate, returns its pid.
@@ -1630,4 +1636,23 @@ TEST_CASE("a worker destroys a call's arguments once the call is done", "[proces
           static_cast<int>(out.path().size()));
   // No further call is submitted: the worker must not keep the arguments until the next one.
   REQUIRE(out.read_line(kLongWait) == std::optional<std::string>("destroyed"));
+}
+
+TEST_CASE("a chunked map in a process pool keeps every call's value or exception",
+          "[process][map]") {
+  concur::ProcessPoolExecutor pool(2);
+  const auto chunksize = GENERATE(std::size_t{1}, 4, 64);
+  std::vector<int> xs(100);
+  std::iota(xs.begin(), xs.end(), 0);
+  int index = 0;
+  auto results = pool.map(half_or_throw, xs, concur::MapOptions{.chunksize = chunksize});
+  for (auto it = results.begin(); it != results.end(); ++it, ++index) {
+    if (index % 5 == 3) {
+      REQUIRE_THROWS_AS(*it, std::domain_error);
+      REQUIRE_THROWS_WITH(*it, "no half of " + std::to_string(index));
+    } else {
+      REQUIRE(*it == index / 2);
+    }
+  }
+  REQUIRE(index == 100);
 }

@@ -2,6 +2,7 @@
 // Part of concur. SPDX-License-Identifier: MIT (see LICENSE).
 #pragma once
 
+#include <concur/errors.hpp>
 #include <concur/future.hpp>
 
 #include <concur/detail/future_state.hpp>
@@ -68,20 +69,23 @@ using map_value_t = std::conditional_t<std::is_void_v<R>, std::monostate, R>;
 // arguments, so that any executor (a process pool too) can run it.
 template <class F, class Items, class R>
 struct ChunkRunner {
-  std::vector<Outcome<map_value_t<R>>> operator()(Shipped<F> shipped,
-                                                  std::vector<Items> batch) const {
+  ChunkResult<map_value_t<R>> operator()(Shipped<F> shipped, std::vector<Items> batch) const {
+    using Result = ChunkResult<map_value_t<R>>;
     F& fn = shipped.fn;
-    std::vector<Outcome<map_value_t<R>>> out(batch.size());
+    Result out;
+    out.values.reserve(batch.size());
     for (std::size_t i = 0; i < batch.size(); ++i) {
       try {
         if constexpr (std::is_void_v<R>) {
           std::apply(fn, std::move(batch[i]));
-          out[i].value.emplace();
+          out.values.emplace_back();
         } else {
-          out[i].value.emplace(std::apply(fn, std::move(batch[i])));
+          out.values.emplace_back(std::apply(fn, std::move(batch[i])));
         }
       } catch (...) {
-        out[i].error = std::current_exception();
+        out.values.emplace_back();  // a placeholder (or nullopt) nobody reads
+        out.error_at.push_back(i);
+        out.errors.push_back(std::current_exception());
       }
     }
     return out;
@@ -153,7 +157,7 @@ class MapRange {
   using R = typename Source::R;
   using Value = typename Source::Value;
   using Items = typename Source::Items;
-  using Chunk = std::vector<Outcome<Value>>;
+  using Chunk = ChunkResult<Value>;
 
   struct Slot {
     Future<R> single;  // chunksize 1
@@ -266,11 +270,7 @@ class MapRange {
   }
 
   Value& current() {
-    if (chunk_ != nullptr) {  // the front chunk is done and was read before: no waiting
-      Outcome<Value>& outcome = (*chunk_)[offset_];
-      if (outcome.error) std::rethrow_exception(outcome.error);
-      return *outcome.value;
-    }
+    if (chunk_ != nullptr) return chunk_item();  // the front chunk was found done before
     Slot& slot = slots_.front();
     slot.state()->wait_or_throw(deadline_, "concur::Executor::map");
     if (slot.single.valid()) {
@@ -284,13 +284,30 @@ class MapRange {
     }
     Chunk& chunk =
         static_cast<State<Chunk>&>(*FutureAccess::state(slot.chunk)).value("concur::Executor::map");
+    if (chunk.values.size() != slot.count || chunk.errors.size() != chunk.error_at.size()) {
+      throw Error("concur::Executor::map: a chunk's results do not match its calls");
+    }
     chunk_ = &chunk;
-    Outcome<Value>& outcome = chunk[offset_];
-    if (outcome.error) std::rethrow_exception(outcome.error);
-    return *outcome.value;
+    next_error_ = 0;
+    while (next_error_ < chunk.error_at.size() && chunk.error_at[next_error_] < offset_) {
+      ++next_error_;
+    }
+    return chunk_item();
+  }
+
+  // REQUIRES: chunk_ set. The result at offset_, or its call's exception.
+  Value& chunk_item() {
+    if (next_error_ < chunk_->error_at.size() && chunk_->error_at[next_error_] == offset_) {
+      std::rethrow_exception(chunk_->errors[next_error_]);
+    }
+    return Chunk::get(chunk_->values[offset_]);
   }
 
   void advance() {
+    if (chunk_ != nullptr && next_error_ < chunk_->error_at.size() &&
+        chunk_->error_at[next_error_] == offset_) {
+      ++next_error_;  // moving past a call that threw
+    }
     if (++offset_ < front_count_) return;  // the common case: the next item of a chunk
     if (offset_ < slots_.front().count) {
       front_count_ = slots_.front().count;
@@ -311,6 +328,7 @@ class MapRange {
   std::deque<Slot> slots_;       // submitted, not consumed; front is the current result
   std::size_t offset_ = 0;       // position inside the front chunk
   Chunk* chunk_ = nullptr;       // the front chunk's results, once it was found done
+  std::size_t next_error_ = 0;   // in chunk_: the first error at or after offset_
   std::size_t front_count_ = 0;  // slots_.front().count once known, else 0
   bool exhausted_ = false;
   std::monostate unit_;  // what a void call "returns"

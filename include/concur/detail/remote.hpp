@@ -194,6 +194,30 @@ struct Outcome {
   std::exception_ptr error;
 };
 
+// What the calls of one chunk produced (see map_range.hpp): one value slot per call, and the
+// calls that threw, by position. Four bytes per int, where a vector of Outcome<int> takes
+// sixteen: less memory to fill, fault in and free on the way from the worker to the reader.
+template <class Value>
+struct ChunkResult {
+  // The value itself where a placeholder can stand in for a call that threw; else optional.
+  // (std::vector<bool> hands out no bool&: bool takes the optional too).
+  using Slot =
+      std::conditional_t<std::is_default_constructible_v<Value> &&
+                             std::is_move_assignable_v<Value> && !std::is_same_v<Value, bool>,
+                         Value, std::optional<Value>>;
+  static Value& get(Slot& slot) {
+    if constexpr (std::is_same_v<Slot, Value>) {
+      return slot;
+    } else {
+      return *slot;
+    }
+  }
+
+  std::vector<Slot> values;
+  std::vector<std::uint64_t> error_at;     // ascending positions of the calls that threw
+  std::vector<std::exception_ptr> errors;  // their exceptions, in the same order
+};
+
 // A value or an exception, on the wire: a status byte, then the value or the exception.
 template <class R, class Call>
 void encode_outcome(Writer& w, Call&& call) {
@@ -254,6 +278,36 @@ struct Codec<detail::Outcome<V>> {
       throw CodecError("concur::Codec<Outcome>::decode: bad status byte");
     }
     return o;
+  }
+};
+
+template <class V>
+requires detail::has_codec<typename detail::ChunkResult<V>::Slot>
+struct Codec<detail::ChunkResult<V>> {
+  static void encode(Writer& w, const detail::ChunkResult<V>& c) {
+    w.write(c.values);
+    w.write(c.error_at);
+    for (const std::exception_ptr& e : c.errors) {
+      try {
+        std::rethrow_exception(e);
+      } catch (...) {
+        detail::encode_current_exception(w);
+      }
+    }
+  }
+  static detail::ChunkResult<V> decode(Reader& r) {
+    detail::ChunkResult<V> c;
+    c.values = r.read<std::vector<typename detail::ChunkResult<V>::Slot>>();
+    c.error_at = r.read<std::vector<std::uint64_t>>();
+    for (std::size_t i = 0; i < c.error_at.size(); ++i) {
+      if (c.error_at[i] >= c.values.size() || (i > 0 && c.error_at[i] <= c.error_at[i - 1])) {
+        throw CodecError("concur::Codec<ChunkResult>::decode: bad error position");
+      }
+    }
+    c.errors.reserve(c.error_at.size());
+    for (std::size_t i = 0; i < c.error_at.size(); ++i)
+      c.errors.push_back(detail::decode_exception(r));
+    return c;
   }
 };
 
