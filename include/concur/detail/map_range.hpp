@@ -158,6 +158,7 @@ class MapRange {
   using Value = typename Source::Value;
   using Items = typename Source::Items;
   using Chunk = ChunkResult<Value>;
+  static constexpr std::size_t npos = static_cast<std::size_t>(-1);
 
   struct Slot {
     Future<R> single;  // chunksize 1
@@ -292,21 +293,20 @@ class MapRange {
     while (next_error_ < chunk.error_at.size() && chunk.error_at[next_error_] < offset_) {
       ++next_error_;
     }
+    error_offset_ = next_error_ < chunk.error_at.size() ? chunk.error_at[next_error_] : npos;
     return chunk_item();
   }
 
   // REQUIRES: chunk_ set. The result at offset_, or its call's exception.
   Value& chunk_item() {
-    if (next_error_ < chunk_->error_at.size() && chunk_->error_at[next_error_] == offset_) {
-      std::rethrow_exception(chunk_->errors[next_error_]);
-    }
+    if (offset_ == error_offset_) std::rethrow_exception(chunk_->errors[next_error_]);
     return Chunk::get(chunk_->values[offset_]);
   }
 
   void advance() {
-    if (chunk_ != nullptr && next_error_ < chunk_->error_at.size() &&
-        chunk_->error_at[next_error_] == offset_) {
-      ++next_error_;  // moving past a call that threw
+    if (offset_ == error_offset_) {  // moving past a call that threw (chunk_ is set)
+      ++next_error_;
+      error_offset_ = next_error_ < chunk_->error_at.size() ? chunk_->error_at[next_error_] : npos;
     }
     if (++offset_ < front_count_) return;  // the common case: the next item of a chunk
     if (offset_ < slots_.front().count) {
@@ -315,6 +315,7 @@ class MapRange {
     }
     slots_.pop_front();
     chunk_ = nullptr;
+    error_offset_ = npos;
     offset_ = 0;
     front_count_ = 0;
     if (buffersize_) fill();
@@ -325,11 +326,12 @@ class MapRange {
   std::size_t chunksize_;
   std::optional<std::size_t> buffersize_;
   Deadline deadline_;
-  std::deque<Slot> slots_;       // submitted, not consumed; front is the current result
-  std::size_t offset_ = 0;       // position inside the front chunk
-  Chunk* chunk_ = nullptr;       // the front chunk's results, once it was found done
-  std::size_t next_error_ = 0;   // in chunk_: the first error at or after offset_
-  std::size_t front_count_ = 0;  // slots_.front().count once known, else 0
+  std::deque<Slot> slots_;           // submitted, not consumed; front is the current result
+  std::size_t offset_ = 0;           // position inside the front chunk
+  Chunk* chunk_ = nullptr;           // the front chunk's results, once it was found done
+  std::size_t next_error_ = 0;       // in chunk_: the first error at or after offset_
+  std::size_t error_offset_ = npos;  // chunk_->error_at[next_error_], or npos
+  std::size_t front_count_ = 0;      // slots_.front().count once known, else 0
   bool exhausted_ = false;
   std::monostate unit_;  // what a void call "returns"
 };
