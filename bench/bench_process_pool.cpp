@@ -8,6 +8,8 @@
 #include <concur/process_pool.hpp>
 #include <concur/wait.hpp>
 
+#include <concur/detail/posix/io.hpp>
+
 #include <benchmark/benchmark.h>
 
 #include <sys/socket.h>
@@ -34,31 +36,6 @@ int twice(int x) {
 constexpr int pipelined_tasks = 1000;
 constexpr int map_items = 100'000;
 constexpr std::size_t map_chunksize = 1000;
-
-// Reads or writes exactly n bytes, retrying on EINTR and short transfers; false on EOF or error.
-bool read_full(int fd, void* data, std::size_t n) {
-  auto* at = static_cast<char*>(data);
-  while (n > 0) {
-    const ssize_t got = ::read(fd, at, n);
-    if (got < 0 && errno == EINTR) continue;
-    if (got <= 0) return false;
-    at += got;
-    n -= static_cast<std::size_t>(got);
-  }
-  return true;
-}
-
-bool write_full(int fd, const void* data, std::size_t n) {
-  const auto* at = static_cast<const char*>(data);
-  while (n > 0) {
-    const ssize_t put = ::write(fd, at, n);
-    if (put < 0 && errno == EINTR) continue;
-    if (put <= 0) return false;
-    at += put;
-    n -= static_cast<std::size_t>(put);
-  }
-  return true;
-}
 
 }  // namespace
 
@@ -133,8 +110,8 @@ static void BM_PipePingPong(benchmark::State& state) {
   if (child == 0) {  // echo until the parent closes its end
     ::close(ends[0]);
     std::uint64_t message = 0;
-    while (read_full(ends[1], &message, sizeof message) &&
-           write_full(ends[1], &message, sizeof message)) {
+    while (concur::detail::posix::recv_all(ends[1], &message, sizeof message) &&
+           concur::detail::posix::send_all(ends[1], &message, sizeof message)) {
     }
     ::_exit(0);
   }
@@ -143,8 +120,8 @@ static void BM_PipePingPong(benchmark::State& state) {
   for (auto _ : state) {
     ++sent;
     std::uint64_t echoed = 0;
-    if (!write_full(ends[0], &sent, sizeof sent) || !read_full(ends[0], &echoed, sizeof echoed) ||
-        echoed != sent) {
+    if (!concur::detail::posix::send_all(ends[0], &sent, sizeof sent) ||
+        !concur::detail::posix::recv_all(ends[0], &echoed, sizeof echoed) || echoed != sent) {
       state.SkipWithError("the echo child failed");
       break;
     }

@@ -46,6 +46,7 @@
 #include <utility>
 #include <vector>
 
+#include "count_loop.hpp"
 #include "peers/pipe_pool.hpp"
 #include "peers/textbook_pool.hpp"
 
@@ -188,19 +189,12 @@ int twice(int x) {
   return 2 * x;
 }
 
-// The talks' count: `i += 1` ten million times, then `return i * number`. Never inlined, so
-// every subject runs the very same machine code (as in examples/count.cpp).
+// The talks' count: `i += 1` ten million times, then `return i * number` (count_loop.hpp).
 constexpr std::int64_t count_loops = 10'000'000;
 constexpr int count_calls = 10;  // count(1) .. count(10)
 
-[[gnu::noinline]] std::int64_t count(int number) {
-  std::int64_t i = 0;
-  for (std::int64_t k = 0; k < count_loops; ++k) {
-    ++i;
-    // Says that i may have changed, so -O2 cannot fold the loop into i = count_loops.
-    asm volatile("" : "+r"(i));
-  }
-  return i * number;
+std::int64_t count(int number) {
+  return concur_bench::count_loop(count_loops, number);
 }
 
 constexpr std::size_t fan_out_threads = 200'000;

@@ -45,6 +45,8 @@
 #include <utility>
 #include <vector>
 
+#include "count_loop.hpp"
+
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -119,15 +121,9 @@ int process_order(const Order& order) {
   return order.first >= 1 ? static_cast<int>(::getpid()) : -1;
 }
 
-// The talks' loop (see examples/count.cpp): never inlined, and the empty asm tells the compiler
-// that i may have changed, so the loop cannot be folded into i = g_loops.
-[[gnu::noinline]] std::int64_t count(int number) {
-  std::int64_t i = 0;
-  for (std::int64_t k = 0; k < g_loops; ++k) {
-    ++i;
-    asm volatile("" : "+r"(i));
-  }
-  return i * number;
+// The talks' loop, g_loops times (count_loop.hpp).
+std::int64_t count(int number) {
+  return concur_bench::count_loop(g_loops, number);
 }
 
 int noop() {

@@ -9,8 +9,10 @@
 // least any process pool can cost. The caller picks the child, so scheduling is round-robin.
 //
 // Children are forked from the benchmark process, which may have threads: a child only calls
-// read(), write() and _exit() on memory allocated before the fork, which is safe after fork().
+// read(), send() and _exit() on memory allocated before the fork, which is safe after fork().
 #pragma once
+
+#include <concur/detail/posix/io.hpp>
 
 #include <signal.h>
 #include <sys/socket.h>
@@ -104,8 +106,8 @@ class PipePool {
   // One call: request to `child`, then its reply. False if the child is gone.
   bool call(std::size_t child, PipeFunction function, std::int32_t value, std::int32_t& result) {
     const PipeRequest request{function, value};
-    return write_all(fds_[child], &request, sizeof request) &&
-           receive_all(fds_[child], &result, sizeof result);
+    return concur::detail::posix::send_all(fds_[child], &request, sizeof request) &&
+           concur::detail::posix::recv_all(fds_[child], &result, sizeof result);
   }
 
   // Sends `count` messages round-robin over the children, each holding one or more requests
@@ -125,13 +127,14 @@ class PipePool {
     for (std::size_t i = 0; i < count + lag; ++i) {
       if (i >= lag) {
         const std::size_t j = i - lag;
-        if (!receive_all(fds_[j % n], reply_.data(), reply_bytes)) return false;
+        if (!concur::detail::posix::recv_all(fds_[j % n], reply_.data(), reply_bytes)) return false;
         take(j, reply_.data());
       }
       if (i < count) {
         message_.clear();
         make(i, message_);
-        if (!write_all(fds_[i % n], message_.data(), message_.size())) return false;
+        if (!concur::detail::posix::send_all(fds_[i % n], message_.data(), message_.size()))
+          return false;
       }
     }
     return true;
@@ -169,7 +172,7 @@ class PipePool {
       }
       std::memmove(in_.data(), in_.data() + at, have - at);
       have -= at;
-      if (out > 0 && !write_all(fd, out_.data(), out)) ::_exit(1);
+      if (out > 0 && !concur::detail::posix::send_all(fd, out_.data(), out)) ::_exit(1);
     }
   }
 
@@ -198,30 +201,6 @@ class PipePool {
     }
     std::memcpy(reply, &result, sizeof result);
     return sizeof result;
-  }
-
-  static bool write_all(int fd, const void* data, std::size_t size) {
-    const auto* at = static_cast<const char*>(data);
-    while (size > 0) {
-      // send(MSG_NOSIGNAL): a dead peer is an error here, not a SIGPIPE that kills the run.
-      const ssize_t put = ::send(fd, at, size, MSG_NOSIGNAL);
-      if (put < 0 && errno == EINTR) continue;
-      if (put <= 0) return false;
-      at += put;
-      size -= static_cast<std::size_t>(put);
-    }
-    return true;
-  }
-  static bool receive_all(int fd, void* data, std::size_t size) {
-    auto* at = static_cast<char*>(data);
-    while (size > 0) {
-      const ssize_t got = ::read(fd, at, size);
-      if (got < 0 && errno == EINTR) continue;
-      if (got <= 0) return false;
-      at += got;
-      size -= static_cast<std::size_t>(got);
-    }
-    return true;
   }
 
   std::vector<int> fds_;     // the parent's end of each child's socket

@@ -80,11 +80,7 @@ class ThreadPoolExecutor final : public Executor, private detail::WorkHelper {
     {
       std::lock_guard<detail::SpinLock> lock(mutex_);
       shutdown_ = true;
-      if (cancel_futures) {
-        cancelled.reserve(queue_.size());
-        while (!queue_.empty()) cancelled.push_back(queue_.pop_front());
-        queued_.store(0, std::memory_order_relaxed);
-      }
+      if (cancel_futures) cancelled = drain_locked();
       wake_all_idle_locked();
     }
     for (detail::Task& task : cancelled) task.cancel();
@@ -232,6 +228,24 @@ class ThreadPoolExecutor final : public Executor, private detail::WorkHelper {
     return task;
   }
 
+  // REQUIRES: mutex_ held. Takes every queued call out, in order.
+  std::vector<detail::Task> drain_locked() {
+    std::vector<detail::Task> all;
+    all.reserve(queue_.size());
+    while (!queue_.empty()) all.push_back(pop_locked());
+    return all;
+  }
+
+  // REQUIRES: mutex_ held. A helping worker that leaves with calls still queued passes on the
+  // wake-up that may have counted on it.
+  void pass_on_wakeup_locked() {
+    if (queue_.empty()) return;
+    try {
+      wake_or_start_locked();
+    } catch (const std::system_error&) {  // only when no thread exists: impossible here
+    }
+  }
+
   // Help-while-waiting: runs queued calls on this worker until ready() or the deadline. While
   // nothing is queued, the worker parks as an idle thread, so a new submit or the awaited
   // future wakes it.
@@ -257,13 +271,7 @@ class ThreadPoolExecutor final : public Executor, private detail::WorkHelper {
       lock.lock();
       --spinning_;
       if (ready()) {
-        // Submits made while we spun counted on us: pass them on.
-        if (!queue_.empty()) {
-          try {
-            wake_or_start_locked();
-          } catch (const std::system_error&) {  // only when no thread exists: impossible here
-          }
-        }
+        pass_on_wakeup_locked();  // submits made while we spun counted on us
         return true;
       }
       if (!queue_.empty()) {  // ours to run: a submit counted on this spinner
@@ -280,14 +288,8 @@ class ThreadPoolExecutor final : public Executor, private detail::WorkHelper {
       const bool chosen = !remove_idle_locked(&parker);
       lock.unlock();
       if (chosen && ready()) {
-        // A submit woke us for a call we will not run: pass the wake-up on.
         lock.lock();
-        if (!queue_.empty()) {
-          try {
-            wake_or_start_locked();
-          } catch (const std::system_error&) {  // only when no thread exists: impossible here
-          }
-        }
+        pass_on_wakeup_locked();  // a submit woke us for a call we will not run
         return true;
       }
     }
@@ -304,8 +306,7 @@ class ThreadPoolExecutor final : public Executor, private detail::WorkHelper {
                          "); the pool is broken and runs nothing more: create a new pool";
       }
       reason = broken_reason_;
-      pending.reserve(queue_.size());
-      while (!queue_.empty()) pending.push_back(pop_locked());
+      pending = drain_locked();
       wake_all_idle_locked();
     }
     for (detail::Task& task : pending) {

@@ -187,15 +187,8 @@ inline std::exception_ptr decode_exception(Reader& r) {
 
 // ---- the outcome of one call ---------------------------------------------------------------
 
-// What one call of a chunk produced (see map_range.hpp).
-template <class Value>
-struct Outcome {
-  std::optional<Value> value;
-  std::exception_ptr error;
-};
-
 // What the calls of one chunk produced (see map_range.hpp): one value slot per call, and the
-// calls that threw, by position. Four bytes per int, where a vector of Outcome<int> takes
+// calls that threw, by position. Four bytes per int, where a value-or-exception per call took
 // sixteen: less memory to fill, fault in and free on the way from the worker to the reader.
 template <class Value>
 struct ChunkResult {
@@ -248,36 +241,6 @@ struct Codec<detail::Shipped<F>> {
   static void encode(Writer& w, const detail::Shipped<F>& s) { detail::encode_callable(w, s.fn); }
   static detail::Shipped<F> decode(Reader& r) {
     return detail::Shipped<F>{detail::decode_callable<F>(r)};
-  }
-};
-
-template <class V>
-requires detail::has_codec<V>
-struct Codec<detail::Outcome<V>> {
-  static void encode(Writer& w, const detail::Outcome<V>& o) {
-    if (o.error) {
-      w.write_raw(std::uint8_t{1});
-      try {
-        std::rethrow_exception(o.error);
-      } catch (...) {
-        detail::encode_current_exception(w);
-      }
-    } else {
-      w.write_raw(std::uint8_t{0});
-      w.write(o.value);
-    }
-  }
-  static detail::Outcome<V> decode(Reader& r) {
-    detail::Outcome<V> o;
-    const auto status = r.read_raw<std::uint8_t>();
-    if (status == 1) {
-      o.error = detail::decode_exception(r);
-    } else if (status == 0) {
-      o.value = r.read<std::optional<V>>();
-    } else {
-      throw CodecError("concur::Codec<Outcome>::decode: bad status byte");
-    }
-    return o;
   }
 };
 
