@@ -167,6 +167,8 @@ class Future {
   /// returns true. Never blocks. Python: cancel().
   bool cancel() const { return base("concur::Future::cancel").cancel(state_); }
 
+  // [beyond: request_stop] (cancellation of running tasks goes here)
+
   /// Calls fn(*this) exactly once, when this future finishes or is cancelled, in the thread
   /// that completes it; immediately, in this thread, if it already has. Callbacks run in the
   /// order added. An exception escaping fn goes to the callback error handler and no further.
@@ -184,8 +186,12 @@ class Future {
         });
   }
 
+  // [beyond: then] (continuations go here)
+
   /// True if both handles share one state (or both are empty).
   friend bool operator==(const Future& a, const Future& b) noexcept { return a.state_ == b.state_; }
+
+  // [beyond: via] (coroutine support goes here)
 
  private:
   friend struct detail::FutureAccess;

@@ -5,6 +5,7 @@
 #include <concur/errors.hpp>
 
 #include <concur/detail/parker.hpp>
+#include <concur/detail/trampoline.hpp>
 #include <concur/detail/unique_function.hpp>
 
 #include <algorithm>
@@ -277,6 +278,8 @@ class StateBase {
   // watches the state for a few microseconds (a quick call's result then costs no sleep and
   // no wake-up), then sleeps.
   bool wait_until(const Deadline& deadline) const {
+    if (done()) return true;
+    trampoline_drain();  // a hand-off queued on this thread may be what completes this state
     if (done()) return true;
     if (current_helper() == nullptr && spin_until([this] { return done(); }, deadline)) {
       return true;

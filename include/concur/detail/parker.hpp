@@ -2,6 +2,8 @@
 // Part of concur. SPDX-License-Identifier: MIT (see LICENSE).
 #pragma once
 
+#include <concur/detail/trampoline.hpp>
+
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -199,6 +201,7 @@ inline WorkHelper*& current_helper() noexcept {
 // everything that can make ready() true.
 template <class Ready>
 bool block_until(Ready&& ready, const Deadline& deadline) {
+  trampoline_drain();  // a hand-off queued on this thread may be what makes it ready
   Parker& parker = this_thread_parker();
   if (WorkHelper* helper = current_helper()) {
     return helper->help_until(parker, ReadyRef(ready), deadline);

@@ -1,0 +1,37 @@
+# cmake/check_snippets.cmake - README.md shows every examples/snippets/*.cpp verbatim.
+# Part of concur. SPDX-License-Identifier: MIT (see LICENSE).
+# Usage: cmake -DREADME=README.md -DSNIPPETS=examples/snippets -P cmake/check_snippets.cmake
+# Each snippet must appear in README.md as
+#   <!-- snippet: examples/snippets/NAME.cpp -->
+#   ```cpp
+#   ...the file, byte for byte...
+#   ```
+# so that the code a reader copies is the code CI compiled and ran.
+file(READ "${README}" readme)
+file(GLOB snippets "${SNIPPETS}/*.cpp")
+set(failed 0)
+foreach(path IN LISTS snippets)
+  get_filename_component(name "${path}" NAME)
+  file(READ "${path}" code)
+  set(block "<!-- snippet: examples/snippets/${name} -->\n```cpp\n${code}```\n")
+  string(FIND "${readme}" "${block}" at)
+  if(at EQUAL -1)
+    message(SEND_ERROR "README.md does not show examples/snippets/${name} verbatim: put the "
+            "file's exact text in a ```cpp block right under the line "
+            "<!-- snippet: examples/snippets/${name} -->")
+    set(failed 1)
+  endif()
+endforeach()
+string(REGEX MATCHALL "<!-- snippet: [^ ]+ -->" markers "${readme}")
+foreach(marker IN LISTS markers)
+  string(REGEX REPLACE "<!-- snippet: examples/snippets/([^ ]+) -->" "\\1" name "${marker}")
+  if(NOT EXISTS "${SNIPPETS}/${name}")
+    message(SEND_ERROR "README.md names ${marker} but examples/snippets/${name} does not exist")
+    set(failed 1)
+  endif()
+endforeach()
+if(failed)
+  message(FATAL_ERROR "README snippets out of date (see above)")
+endif()
+list(LENGTH snippets count)
+message(STATUS "README shows all ${count} snippets verbatim")
