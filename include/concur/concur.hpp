@@ -6,6 +6,7 @@
 #include <concur/errors.hpp>
 #include <concur/executor.hpp>
 #include <concur/future.hpp>
+#include <concur/progress.hpp>
 #include <concur/thread_pool.hpp>
 #include <concur/version.hpp>
 #include <concur/wait.hpp>
