@@ -132,6 +132,16 @@ class MapSource {
                        std::index_sequence<I...> /*unused*/) {
     if (!iters_) iters_.emplace(std::ranges::begin(std::get<I>(held_).get())...);
     auto& its = *iters_;
+    if constexpr (sizeof...(H) == 1 && (bulk_copyable<H> && ...)) {
+      // One random-access iterable whose end is a distance away: one bounds check per batch,
+      // and a copy loop the compiler can vectorise.
+      auto& it = std::get<0>(its);
+      const auto left = static_cast<std::size_t>(std::ranges::end(std::get<0>(held_).get()) - it);
+      const std::size_t take = left < n ? left : n;
+      out.insert(out.end(), it, it + static_cast<std::ptrdiff_t>(take));
+      it += static_cast<std::ptrdiff_t>(take);
+      return take == n;
+    }
     for (std::size_t k = 0; k < n; ++k) {
       if ((ended_at<I>() || ...)) return false;
       out.emplace_back(*std::get<I>(its)...);
@@ -139,6 +149,12 @@ class MapSource {
     }
     return true;
   }
+
+  template <class One>
+  static constexpr bool bulk_copyable =
+      std::random_access_iterator<std::ranges::iterator_t<typename One::range_type>>&&
+          std::sized_sentinel_for<std::ranges::sentinel_t<typename One::range_type>,
+                                  std::ranges::iterator_t<typename One::range_type>>;
 
   template <std::size_t I>
   bool ended_at() {
@@ -181,9 +197,16 @@ class MapRange {
     iterator() noexcept = default;
     /// Blocks until this call's result is ready; rethrows its exception; TimeoutError once
     /// map's timeout has passed.
-    reference operator*() const { return range_->current(); }
-    pointer operator->() const { return &range_->current(); }
+    reference operator*() const {
+      if (range_->pos_ != range_->stop_) return Chunk::get(*range_->pos_);  // a ready chunk
+      return range_->current();
+    }
+    pointer operator->() const { return &**this; }
     iterator& operator++() {
+      if (range_->stop_ - range_->pos_ > 1) {  // the next result is ready and did not throw
+        ++range_->pos_;
+        return *this;
+      }
       range_->advance();
       return *this;
     }
@@ -294,7 +317,24 @@ class MapRange {
       ++next_error_;
     }
     error_offset_ = next_error_ < chunk.error_at.size() ? chunk.error_at[next_error_] : npos;
+    open_window();
     return chunk_item();
+  }
+
+  // REQUIRES: chunk_ set, offset_ current. Lets the iterator read the results from offset_ up
+  // to the next call that threw (or the chunk's end) without coming here.
+  void open_window() noexcept {
+    typename Chunk::Slot* base = chunk_->values.data();
+    const std::size_t count = slots_.front().count;
+    pos_ = base + offset_;
+    stop_ = base + (error_offset_ < count ? error_offset_ : count);
+    if (offset_ > static_cast<std::size_t>(stop_ - base)) stop_ = pos_;  // at an error: empty
+  }
+
+  // Folds a window the iterator moved through back into offset_, and closes it.
+  void close_window() noexcept {
+    if (pos_ != nullptr) offset_ = static_cast<std::size_t>(pos_ - chunk_->values.data());
+    pos_ = stop_ = nullptr;
   }
 
   // REQUIRES: chunk_ set. The result at offset_, or its call's exception.
@@ -304,13 +344,18 @@ class MapRange {
   }
 
   void advance() {
+    close_window();
     if (offset_ == error_offset_) {  // moving past a call that threw (chunk_ is set)
       ++next_error_;
       error_offset_ = next_error_ < chunk_->error_at.size() ? chunk_->error_at[next_error_] : npos;
     }
-    if (++offset_ < front_count_) return;  // the common case: the next item of a chunk
+    if (++offset_ < front_count_) {  // the next item of the same chunk
+      if (chunk_ != nullptr) open_window();
+      return;
+    }
     if (offset_ < slots_.front().count) {
       front_count_ = slots_.front().count;
+      if (chunk_ != nullptr) open_window();
       return;
     }
     slots_.pop_front();
@@ -334,6 +379,10 @@ class MapRange {
   std::size_t front_count_ = 0;      // slots_.front().count once known, else 0
   bool exhausted_ = false;
   std::monostate unit_;  // what a void call "returns"
+  // The iterator's fast path: [pos_, stop_) are results of chunk_ that are ready and did not
+  // throw; pos_ is the current one. Empty (equal) whenever the slow path must decide.
+  typename Chunk::Slot* pos_ = nullptr;
+  typename Chunk::Slot* stop_ = nullptr;
 };
 
 }  // namespace concur::detail
