@@ -653,7 +653,7 @@ def render(args):
     add("It installs what is missing (as root: Google Benchmark, Asio, oneTBB, thread_pool, "
         "gnuplot), configures the `release-gcc` preset and builds its two benchmark programs, "
         "runs "
-        "`build/release-gcc/bench/concur.bench.workloads` (3 repetitions, medians) into "
+        "`build/release-gcc/bench/concur.bench.workloads` (5 repetitions randomly interleaved with the other benchmarks, medians) into "
         "`build/perf/workloads.json`, runs `bench/py_side_by_side.py` (Python's "
         "`concurrent.futures` and `concur.bench.seed` on the same seed workloads) into "
         "`build/perf/python.json`, and renders this page and the plot with "
