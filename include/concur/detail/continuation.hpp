@@ -300,7 +300,7 @@ auto attach_then(const std::shared_ptr<StateBase>& parent,
     static_assert(ThenCall<T, Fn>::valid,
                   "concur::Future<T>::then: fn must be callable as fn(const T&) (fn() for "
                   "Future<void>) or as fn(const concur::Future<T>&)");
-    return Future<void>();
+    return;  // no future: the static_assert above says why
   } else {
     using S = ThenState<Access, T, Fn, Exec>;
     std::shared_ptr<StateBase> child = std::make_shared<S>(executor, std::forward<F>(fn));
