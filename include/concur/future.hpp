@@ -24,6 +24,7 @@
 
 #include <concur/errors.hpp>
 
+#include <concur/detail/continuation.hpp>
 #include <concur/detail/future_state.hpp>
 #include <concur/detail/parker.hpp>
 
@@ -186,7 +187,40 @@ class Future {
         });
   }
 
-  // [beyond: then] (continuations go here)
+  /// Returns the future of fn applied to this future's outcome; fn runs once, in the thread that
+  /// completes this future (at once, in this thread, if it is already done). fn is either
+  ///  - fn(const T&) (fn() for Future<void>): called only on success. If this future failed,
+  ///    the returned one fails with the same exception and fn is never called; if this future
+  ///    was cancelled, the returned one is cancelled (state cancelled). So errors and
+  ///    cancellation flow down a chain of value continuations; or
+  ///  - fn(const Future<T>&): always called, even on failure or cancellation.
+  /// The returned future fails with whatever fn throws. If fn returns a Future<U>, then()
+  /// returns Future<U> and finishes as that future does (flattened; if it is cancelled, the
+  /// returned one fails with CancelledError). Passing an error down counts as looking at it: only
+  /// the end of a chain reports an unobserved failure. Cancelling the returned future before fn
+  /// starts cancels it alone (never this future): fn never runs and is destroyed at once.
+  /// Chains of any length run (and unwind) in constant stack. A continuation must not block for
+  /// long: it holds up the thread that completed this future.
+  ///
+  ///   auto n = pool.submit(read_file, path).then([](const std::string& s) { return s.size(); });
+  template <class F>
+  auto then(F&& fn) const {
+    base("concur::Future::then");  // throws for an empty handle
+    return detail::attach_then<detail::FutureAccess, T, void>(state_, nullptr, std::forward<F>(fn));
+  }
+
+  /// As then(fn), but fn is submitted to `executor` (a ThreadPoolExecutor, or any executor whose
+  /// submit() runs callables in this process) when this future is done, and runs there. With
+  /// fn(const T&), an error or a cancellation passes down at once, in the completing thread,
+  /// without a trip through the executor. If the executor refuses the call (shut down, broken),
+  /// the returned future fails with its ShutdownError or BrokenExecutor; if it drops the call
+  /// unrun (shutdown(cancel_futures=true)), the returned future is cancelled. The executor must
+  /// outlive this future's completion.
+  template <detail::SubmitsCallables E, class F>
+  auto then(E& executor, F&& fn) const {
+    base("concur::Future::then");  // throws for an empty handle
+    return detail::attach_then<detail::FutureAccess, T, E>(state_, &executor, std::forward<F>(fn));
+  }
 
   /// True if both handles share one state (or both are empty).
   friend bool operator==(const Future& a, const Future& b) noexcept { return a.state_ == b.state_; }

@@ -22,7 +22,9 @@
 
 #include <concur/detail/future_state.hpp>
 #include <concur/detail/parker.hpp>
+#include <concur/detail/trampoline.hpp>
 
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -33,7 +35,9 @@
 #include <memory>
 #include <mutex>
 #include <ranges>
+#include <stdexcept>
 #include <string>
+#include <tuple>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -523,6 +527,193 @@ AsCompleted<AnyFuture> as_completed(std::initializer_list<AnyFuture> futures,
   const detail::Clock::time_point deadline = detail::deadline_after(timeout);
   return AsCompleted<AnyFuture>(detail::unique_futures<AnyFuture>(futures, "concur::as_completed"),
                                 deadline);
+}
+
+// --- when_all and when_any (beyond Python) -------------------------------------------------------
+// Futures of a set of futures, built from done-callbacks: no thread blocks while they wait, so
+// they may be called anywhere, a pool's only worker included. They are here, not in future.hpp,
+// because their mixed-type forms use AnyFuture.
+
+/// What when_any() finishes with: the position of the first input to be done (in the argument
+/// list or the range, duplicates included) and a handle to it.
+template <class F>
+struct WhenAny {
+  std::size_t index;
+  F future;
+};
+
+namespace detail {
+
+// The state of when_all's future: holds the inputs and finishes with them once the last is
+// done. `remaining` starts one above the number of inputs: when_all() itself drops the extra
+// count after registering every callback, so an input already done cannot finish it early.
+template <class Held>
+class WhenAllState final : public State<Held> {
+ public:
+  WhenAllState(Held futures, std::size_t count)
+      : futures_(std::move(futures)), remaining_(count + 1) {}
+
+  // One input (or when_all's own count) is done.
+  static void arrive(const std::shared_ptr<StateBase>& self) noexcept {
+    auto& me = static_cast<WhenAllState&>(*self);
+    if (me.remaining_.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
+    trampoline_run([self]() noexcept {
+      auto& all = static_cast<WhenAllState&>(*self);
+      try {
+        all.set_value(self, std::move(all.futures_));
+      } catch (...) {
+        all.set_exception(self, std::current_exception());
+      }
+    });
+  }
+
+  // Counts `input` once it is done (at once if it already is).
+  static void watch(const std::shared_ptr<StateBase>& self,
+                    const std::shared_ptr<StateBase>& input) {
+    input->add_callback(
+        input, [self](const std::shared_ptr<StateBase>& /*done*/) noexcept { arrive(self); });
+  }
+
+ private:
+  Held futures_;  // read only by the last arrival
+  std::atomic<std::size_t> remaining_;
+};
+
+// The state of when_any's future: the first input to be done wins; the others' callbacks find
+// `fired_` set and do nothing. The winner lets go of the other inputs at once.
+template <class F>
+class WhenAnyState final : public State<WhenAny<F>> {
+ public:
+  explicit WhenAnyState(std::vector<F> futures) : futures_(std::move(futures)) {}
+
+  static void watch(const std::shared_ptr<StateBase>& self, const std::shared_ptr<StateBase>& input,
+                    std::size_t index) {
+    input->add_callback(input, [self, index](const std::shared_ptr<StateBase>& /*done*/) noexcept {
+      auto& me = static_cast<WhenAnyState&>(*self);
+      if (me.fired_.exchange(true, std::memory_order_acq_rel)) return;
+      trampoline_run([self, index]() noexcept {
+        auto& any = static_cast<WhenAnyState&>(*self);
+        try {
+          F winner = std::move(any.futures_[index]);
+          any.futures_.clear();
+          any.set_value(self, WhenAny<F>{index, std::move(winner)});
+        } catch (...) {
+          any.set_exception(self, std::current_exception());
+        }
+      });
+    });
+  }
+
+ private:
+  std::vector<F> futures_;  // touched only by the winner, once
+  std::atomic<bool> fired_{false};
+};
+
+template <class... Fs>
+inline constexpr bool all_future_handles_v = (is_future_handle<Fs>::value && ...);
+
+// Future<T> if every argument is a Future<T>, else AnyFuture.
+template <class F, class... Fs>
+struct WhenAnyHandle {
+  using type = std::conditional_t<(std::is_same_v<F, Fs> && ...), F, AnyFuture>;
+};
+
+template <class F>
+const std::shared_ptr<StateBase>& checked_state(const F& future, const char* caller) {
+  const std::shared_ptr<StateBase>& state = FutureAccess::state(future);
+  if (!state) throw_invalid_handle(caller);
+  return state;
+}
+
+}  // namespace detail
+
+/// A future that finishes, never failing, once every argument is done (finished or cancelled),
+/// with a tuple of the arguments' handles: look at each for its value, error or cancellation.
+/// Done at once if every argument is (and for no argument). Duplicates are fine. Throws
+/// InvalidStateError for an empty handle.
+///
+///   auto all = concur::when_all(pool.submit(count_words), pool.submit(load_config));
+///   all.then([](const std::tuple<concur::Future<int>, concur::Future<Config>>& r) { ... });
+template <class... Fs>
+requires detail::all_future_handles_v<Fs...> Future<std::tuple<Fs...>> when_all(
+    const Fs&... futures) {
+  (static_cast<void>(detail::checked_state(futures, "concur::when_all")), ...);
+  using Held = std::tuple<Fs...>;
+  using S = detail::WhenAllState<Held>;
+  std::shared_ptr<detail::StateBase> state = std::make_shared<S>(Held(futures...), sizeof...(Fs));
+  (S::watch(state, detail::FutureAccess::state(futures)), ...);
+  S::arrive(state);  // when_all's own count
+  return detail::FutureAccess::make<Held>(std::move(state));
+}
+
+/// As when_all(f1, f2, ...) over a range of Future<T> or AnyFuture: finishes, never failing,
+/// once every element is done, with a vector of the elements in range order (duplicates kept).
+/// An empty range gives a future that is already finished with an empty vector.
+template <class Range>
+requires(detail::is_future_range<Range>())
+    Future<std::vector<detail::range_handle_t<Range>>> when_all(const Range& futures) {
+  using F = detail::range_handle_t<Range>;
+  using Held = std::vector<F>;
+  using S = detail::WhenAllState<Held>;
+  Held held;
+  for (const auto& f : futures) {
+    detail::checked_state(f, "concur::when_all");
+    held.push_back(f);
+  }
+  std::vector<std::shared_ptr<detail::StateBase>> inputs;
+  inputs.reserve(held.size());
+  for (const F& f : held) inputs.push_back(detail::FutureAccess::state(f));
+  std::shared_ptr<detail::StateBase> state = std::make_shared<S>(std::move(held), inputs.size());
+  for (const std::shared_ptr<detail::StateBase>& input : inputs) S::watch(state, input);
+  S::arrive(state);  // when_all's own count
+  return detail::FutureAccess::make<Held>(std::move(state));
+}
+
+/// A future that finishes, never failing, when the first argument is done (finished or
+/// cancelled), with its position and handle: WhenAny<F>{index, future}, F being Future<T> when
+/// every argument is a Future<T>, else AnyFuture. If several are done already, the first of
+/// them in argument order wins. Throws InvalidStateError for an empty handle.
+template <class... Fs>
+requires detail::all_future_handles_v<Fs...>
+auto when_any(const Fs&... futures) {
+  static_assert(sizeof...(Fs) > 0, "concur::when_any: pass at least one future");
+  if constexpr (sizeof...(Fs) == 0) {
+    return Future<WhenAny<AnyFuture>>();
+  } else {
+    using F = typename detail::WhenAnyHandle<Fs...>::type;
+    using S = detail::WhenAnyState<F>;
+    (static_cast<void>(detail::checked_state(futures, "concur::when_any")), ...);
+    std::shared_ptr<detail::StateBase> state = std::make_shared<S>(std::vector<F>{F(futures)...});
+    std::size_t index = 0;
+    (S::watch(state, detail::FutureAccess::state(futures), index++), ...);
+    return detail::FutureAccess::make<WhenAny<F>>(std::move(state));
+  }
+}
+
+/// As when_any(f1, f2, ...) over a range of Future<T> or AnyFuture; index is the position in
+/// the range (the first one, for a future that appears twice). Throws std::invalid_argument for
+/// an empty range: no element could ever be first.
+template <class Range>
+requires(detail::is_future_range<Range>()) Future<WhenAny<detail::range_handle_t<Range>>> when_any(
+    const Range& futures) {
+  using F = detail::range_handle_t<Range>;
+  using S = detail::WhenAnyState<F>;
+  std::vector<F> held;
+  for (const auto& f : futures) {
+    detail::checked_state(f, "concur::when_any");
+    held.push_back(f);
+  }
+  if (held.empty()) {
+    throw std::invalid_argument(
+        "concur::when_any: the range is empty, so no future can ever be first; check for an "
+        "empty range before calling");
+  }
+  std::vector<std::shared_ptr<detail::StateBase>> inputs;
+  inputs.reserve(held.size());
+  for (const F& f : held) inputs.push_back(detail::FutureAccess::state(f));
+  std::shared_ptr<detail::StateBase> state = std::make_shared<S>(std::move(held));
+  for (std::size_t i = 0; i < inputs.size(); ++i) S::watch(state, inputs[i], i);
+  return detail::FutureAccess::make<WhenAny<F>>(std::move(state));
 }
 
 }  // namespace concur

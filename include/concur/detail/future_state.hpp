@@ -226,6 +226,7 @@ class StateBase {
       if (s != FutureState::pending) return false;
       callbacks = settle_locked(FutureState::cancelled);
     }
+    on_cancelled();
     run_callbacks(self, callbacks);
     return true;
   }
@@ -330,6 +331,11 @@ class StateBase {
     run_callbacks(self, callbacks);
     return true;
   }
+
+  // Called once, in the cancelling thread, right after cancel() moved this state from pending to
+  // cancelled (before its callbacks run): a state holding a call that will never run (a
+  // continuation) releases it here.
+  virtual void on_cancelled() noexcept {}
 
   mutable std::mutex mutex_;
 
