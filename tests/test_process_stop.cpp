@@ -134,6 +134,27 @@ TEST_CASE("a process-pool task ignoring its token is killed after the grace peri
   REQUIRE_FALSE(serves(pool.worker_pids(), pid));
 }
 
+TEST_CASE("a process-pool task asked to stop before it was sent is killed after the grace period",
+          "[process][stop]") {
+  concur::ProcessPoolExecutor pool(options(1, 200ms));
+  Fifo out("stop");
+  Fifo gate("stop");
+  Fifo never("stop");  // never opened
+  auto blocker = pool.submit(report_and_wait, out.path(), gate.path(), 1);
+  REQUIRE(out.read_int() == 1);
+  auto filler = pool.submit(square, 2);  // may be written ahead: the next one stays queued
+  auto target = pool.submit(ignores_token, out.path(), never.path());
+  REQUIRE(target.state() == concur::FutureState::pending);
+  REQUIRE(target.request_stop());
+  gate.open_gate();
+  REQUIRE(blocker.result() == 1);
+  REQUIRE(filler.result() == 4);
+  REQUIRE(target.wait_for(kLongWait));
+  REQUIRE(target.state() == concur::FutureState::finished);
+  REQUIRE_THROWS_AS(target.result(), concur::CancelledError);
+  REQUIRE(pool.submit(square, 5).result() == 25);
+}
+
 TEST_CASE("a stop request never reaches a later task on the same worker", "[process][stop]") {
   concur::ProcessPoolExecutor pool(options(1, 20s));
   Fifo out("stop");

@@ -359,6 +359,7 @@ class ProcessPoolExecutor final : public Executor {
   void run_manager() {
     while (true) {
       dispatch();
+      forward_stop_requests();  // before poll(): it may set a deadline that poll() must honour
       if (finished()) return;
       std::vector<pollfd> fds;
       fds.push_back({wake_r_.get(), POLLIN, 0});
@@ -384,7 +385,6 @@ class ProcessPoolExecutor final : public Executor {
       for (std::size_t i = 0; i < polled.size(); ++i) {
         if (fds[i + 2].revents != 0) read_worker(*polled[i]);
       }
-      forward_stop_requests();
       enforce_timeouts();
       collect_gone();
     }
@@ -701,7 +701,7 @@ class ProcessPoolExecutor final : public Executor {
             pid, -1, SIGKILL,
             "concur::ProcessPoolExecutor: worker " + std::to_string(pid) +
                 " was killed because the call before this one did not stop within "
-                "stop_grace_period; this call had already started and is not run again; the "
+                "stop_grace_period; this call may have started, so it is not run again; the "
                 "worker was replaced"));
       }
     } else if (w.timed_out) {
