@@ -58,13 +58,15 @@ class Executor {
 
   /// Schedules fn(args...) and returns a Future of its (decayed) result. The arguments are
   /// decay-copied, as std::thread does (std::ref passes a reference), and passed as rvalues.
+  /// If fn can be called as fn(std::stop_token, args...), it is, with the token tied to its
+  /// future (std::jthread's rule): Future::request_stop() asks it to stop.
   /// Throws ShutdownError after shutdown(), and the pool's BrokenExecutor subclass when it is
   /// broken. Thread-safe; may be called from inside a task. Python: submit().
   template <class F, class... Args>
   [[nodiscard]] auto submit(F&& fn, Args&&... args) {
-    using R = detail::call_result_t<F, Args...>;
-    if constexpr (!std::is_invocable_v<std::decay_t<F>, std::decay_t<Args>...>) {
-      static_assert(std::is_invocable_v<std::decay_t<F>, std::decay_t<Args>...>,
+    using R = detail::submit_result_t<F, Args...>;
+    if constexpr (!detail::submittable<F, Args...>) {
+      static_assert(detail::submittable<F, Args...>,
                     "concur::Executor::submit: fn cannot be called with these arguments (they are "
                     "decay-copied and passed as rvalues); check the argument types, or wrap "
                     "references in std::ref");
@@ -109,8 +111,9 @@ class Executor {
     return make_map_range(std::forward<F>(fn), options, all, std::make_index_sequence<n>{});
   }
 
-  /// Stops accepting calls. With cancel_futures, cancels the calls not yet started. With wait,
-  /// blocks until every started or queued call has ended and the workers have exited.
+  /// Stops accepting calls. With cancel_futures, cancels the calls not yet started and asks
+  /// the running ones that take a std::stop_token to stop (as Future::request_stop() does).
+  /// With wait, blocks until every started or queued call has ended and the workers have exited.
   /// Idempotent; thread-safe. Python: shutdown(wait=True, cancel_futures=False).
   virtual void shutdown(bool wait = true, bool cancel_futures = false) = 0;
 

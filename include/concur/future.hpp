@@ -168,7 +168,18 @@ class Future {
   /// returns true. Never blocks. Python: cancel().
   bool cancel() const { return base("concur::Future::cancel").cancel(state_); }
 
-  // [beyond: request_stop] (cancellation of running tasks goes here)
+  /// Asks the call to stop, cooperatively. A call submitted as fn(std::stop_token, args...)
+  /// (see Executor::submit) receives the token tied to this future, and this makes its
+  /// stop_requested() true (and runs its std::stop_callbacks, in this thread; in a process
+  /// pool, in the worker's signal handler: see docs/guide.md). Returns true if this call made
+  /// the request; false if the call takes no token (it has no stop state) or stop was already
+  /// requested. On a pending future the call, when it starts, sees its token already stopped
+  /// (use cancel() to keep it from starting at all); on a done future it changes nothing.
+  /// A ThreadPoolExecutor call that ignores its token runs to its end. A ProcessPoolExecutor
+  /// call that has not ended stop_grace_period after the request is killed with its worker:
+  /// the future ends finished, with CancelledError as its exception. Never blocks.
+  /// Python: none (concurrent.futures cannot stop a running call).
+  bool request_stop() const { return base("concur::Future::request_stop").request_stop(); }
 
   /// Calls fn(*this) exactly once, when this future finishes or is cancelled, in the thread
   /// that completes it; immediately, in this thread, if it already has. Callbacks run in the

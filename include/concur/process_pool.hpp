@@ -66,6 +66,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <stop_token>
 #include <string>
 #include <system_error>
 #include <thread>
@@ -95,6 +96,11 @@ struct ProcessPoolOptions {
   std::optional<std::chrono::nanoseconds> task_timeout{};
   /// What a worker's death does to the pool.
   CrashPolicy on_worker_crash = CrashPolicy::replace_worker;
+  /// A call asked to stop (Future::request_stop(), shutdown(_, true)) that has not ended this
+  /// long after the request reached its worker is killed with its worker, which is replaced
+  /// (whatever on_worker_crash says); its future ends finished, with CancelledError as its
+  /// exception. Unset: never killed for that.
+  std::optional<std::chrono::nanoseconds> stop_grace_period = std::chrono::seconds(1);
 };
 
 /// An Executor backed by worker processes. Python: concurrent.futures.ProcessPoolExecutor.
@@ -158,13 +164,17 @@ class ProcessPoolExecutor final : public Executor {
   }
 
   /// Stops accepting calls; see Executor::shutdown. With wait, returns once every call has
-  /// ended and every worker and the fork server have been reaped.
+  /// ended and every worker and the fork server have been reaped. With cancel_futures, running
+  /// calls that take a std::stop_token are asked to stop (see stop_grace_period).
   void shutdown(bool wait = true, bool cancel_futures = false) override {
     std::deque<detail::Task> cancelled;
     {
       std::lock_guard<std::mutex> lock(mutex_);
       shutdown_ = true;
-      if (cancel_futures) cancelled.swap(queue_);
+      if (cancel_futures) {
+        cancelled.swap(queue_);
+        stop_running_ = true;
+      }
     }
     for (detail::Task& task : cancelled) task.cancel();
     wake();
@@ -222,7 +232,7 @@ class ProcessPoolExecutor final : public Executor {
                   "captureless lambda or an empty function object; a worker is a fork of this "
                   "program, and captured state may point into the parent's memory");
     (require_argument_codec<std::decay_t<Args>>(), ...);
-    using R = detail::call_result_t<F, Args...>;
+    using R = detail::submit_result_t<F, Args...>;
     if constexpr (!std::is_void_v<R>) require_result_codec<R>();
   }
 
@@ -251,6 +261,19 @@ class ProcessPoolExecutor final : public Executor {
     return cpus == 0 ? 1 : cpus;
   }
 
+  // Wakes the manager when a call it sent to a worker is asked to stop. Runs in the thread
+  // that calls request_stop().
+  struct WakeManager {
+    ProcessPoolExecutor* pool;
+    void operator()() const noexcept { pool->wake(); }
+  };
+  using StopWatch = std::stop_callback<WakeManager>;
+
+  std::unique_ptr<StopWatch> watch_stop(const detail::Task& task) {
+    if (!task.stoppable()) return nullptr;
+    return std::make_unique<StopWatch>(task.stop_token(), WakeManager{this});
+  }
+
   struct Worker {
     int pid = 0;
     detail::posix::Fd fd;
@@ -267,6 +290,14 @@ class ProcessPoolExecutor final : public Executor {
     // set: a worker reads its next call only after replying to the current one.
     std::optional<detail::Task> next;
     std::uint64_t next_id = 0;
+    // Stop requests, for calls that take a std::stop_token (see forward_stop_requests()).
+    std::unique_ptr<StopWatch> task_watch;  // wakes the manager when `task` is asked to stop
+    std::unique_ptr<StopWatch> next_watch;  // the same for `next`
+    bool stop_sent = false;                 // the worker knows that `task` was asked to stop
+    bool next_stop_sent = false;            // `next` was sent marked as asked to stop
+    bool stop_seen = false;                 // forward_stop_requests() has handled `task`'s request
+    std::optional<detail::Clock::time_point> stop_deadline;  // `task` is killed after it
+    std::uint64_t stop_killed = 0;  // the call we killed it for: it did not stop in time
   };
 
   // Calls sent ahead to a worker that then died before starting them: they run again
@@ -328,6 +359,7 @@ class ProcessPoolExecutor final : public Executor {
   void run_manager() {
     while (true) {
       dispatch();
+      forward_stop_requests();  // before poll(): it may set a deadline that poll() must honour
       if (finished()) return;
       std::vector<pollfd> fds;
       fds.push_back({wake_r_.get(), POLLIN, 0});
@@ -373,6 +405,9 @@ class ProcessPoolExecutor final : public Executor {
     std::optional<detail::Clock::time_point> next;
     for (const auto& w : workers_) {
       if (w->deadline && !w->timed_out && (!next || *w->deadline < *next)) next = w->deadline;
+      if (w->stop_deadline && w->stop_killed == 0 && (!next || *w->stop_deadline < *next)) {
+        next = w->stop_deadline;
+      }
     }
     if (!next) return -1;
     const auto left = std::chrono::ceil<std::chrono::milliseconds>(*next - detail::Clock::now());
@@ -419,8 +454,9 @@ class ProcessPoolExecutor final : public Executor {
     // Under break_pool a worker that died with a call breaks the pool once its status
     // arrives: until then nothing more may start, or a queued call could run and succeed.
     if (options_.on_worker_crash == CrashPolicy::break_pool &&
-        std::any_of(workers_.begin(), workers_.end(),
-                    [](const auto& w) { return w->gone && w->task.has_value(); })) {
+        std::any_of(workers_.begin(), workers_.end(), [](const auto& w) {
+          return w->gone && w->task.has_value() && w->stop_killed == 0;
+        })) {
       return;
     }
     while (has_queued()) {
@@ -461,15 +497,32 @@ class ProcessPoolExecutor final : public Executor {
         return;
       }
       if (!started && !task.start()) continue;  // cancelled while queued
+      std::unique_ptr<StopWatch> watch;
+      try {
+        watch = watch_stop(task);
+      } catch (...) {
+        task.fail(std::current_exception());
+        continue;
+      }
+      // Asked to stop before it was sent (pending, or resent): it starts with its token stopped.
+      const bool stopped = task.stoppable() && task.stop_token().stop_requested();
       const std::uint64_t id = ++next_call_id_;
-      const detail::posix::Header h{detail::posix::call, 0, id, message.bytes().size()};
+      const detail::posix::Header h{detail::posix::call,
+                                    stopped ? detail::posix::call_stop_requested : 0, id,
+                                    message.bytes().size()};
       if (to == idle) {
         to->call_id = id;
         if (options_.task_timeout) to->deadline = detail::deadline_after(*options_.task_timeout);
         to->task = std::move(task);
+        to->task_watch = std::move(watch);
+        to->stop_sent = stopped;
+        to->stop_seen = false;
+        to->stop_deadline.reset();  // set by forward_stop_requests()
       } else {
         to->next_id = id;
         to->next = std::move(task);
+        to->next_watch = std::move(watch);
+        to->next_stop_sent = stopped;
       }
       if (!detail::posix::send_message(to->fd.get(), h, message.bytes())) {
         worker_gone(*to);  // it died: the call fails as a crash once its status arrives
@@ -555,12 +608,18 @@ class ProcessPoolExecutor final : public Executor {
           w.task->finish_from(r);
           w.task.reset();
           w.deadline.reset();
+          w.task_watch.reset();
+          w.stop_sent = false;
+          w.stop_seen = false;
+          w.stop_deadline.reset();
           ++w.served;
           if (w.next) {  // the call written ahead starts now
             w.task = std::move(w.next);
             w.next.reset();
             w.call_id = w.next_id;
             if (options_.task_timeout) w.deadline = detail::deadline_after(*options_.task_timeout);
+            w.task_watch = std::move(w.next_watch);
+            w.stop_sent = std::exchange(w.next_stop_sent, false);
           }
           if (options_.max_tasks_per_child != 0 && w.served >= options_.max_tasks_per_child) {
             w.retiring = true;  // it leaves after this reply; a new worker takes its place
@@ -608,6 +667,8 @@ class ProcessPoolExecutor final : public Executor {
     w.pid = -w.pid;  // marks it for collect_gone()
     const int pid = -w.pid;
     const bool was_ready = w.ready;
+    w.task_watch.reset();
+    w.next_watch.reset();
     if (w.next) {  // never started: it runs elsewhere, unless the pool is stopping
       detail::Task ahead = std::move(*w.next);
       w.next.reset();
@@ -628,7 +689,22 @@ class ProcessPoolExecutor final : public Executor {
     detail::Task task = std::move(*w.task);
     w.task.reset();
     std::exception_ptr error;
-    if (w.timed_out) {
+    if (w.stop_killed != 0 && !w.timed_out) {
+      // Killed on purpose: never a crash, whatever on_worker_crash says.
+      if (w.stop_killed == w.call_id) {
+        error = std::make_exception_ptr(CancelledError(
+            "concur::ProcessPoolExecutor: the call did not stop within stop_grace_period (" +
+            std::to_string(grace_ms()) + " ms) of request_stop(); its worker " +
+            std::to_string(pid) + " was killed and replaced"));
+      } else {  // the call it was killed for ended just before, and this one had started
+        error = std::make_exception_ptr(WorkerCrashedError(
+            pid, -1, SIGKILL,
+            "concur::ProcessPoolExecutor: worker " + std::to_string(pid) +
+                " was killed because the call before this one did not stop within "
+                "stop_grace_period; this call may have started, so it is not run again; the "
+                "worker was replaced"));
+      }
+    } else if (w.timed_out) {
       error = std::make_exception_ptr(TimeoutError(
           "concur::ProcessPoolExecutor: the call ran longer than task_timeout; its worker " +
           std::to_string(pid) + " was killed and replaced"));
@@ -669,9 +745,58 @@ class ProcessPoolExecutor final : public Executor {
   void enforce_timeouts() {
     const auto now = detail::Clock::now();
     for (auto& w : workers_) {
-      if (w->task && w->deadline && !w->timed_out && !w->gone && now >= *w->deadline) {
+      if (w->task && w->deadline && !w->timed_out && w->stop_killed == 0 && !w->gone &&
+          now >= *w->deadline) {
         w->timed_out = true;
         static_cast<void>(::kill(w->pid, SIGKILL));
+      }
+      if (w->task && w->stop_deadline && !w->timed_out && w->stop_killed == 0 && !w->gone &&
+          now >= *w->stop_deadline) {
+        // A reply already waiting is read first (the next poll returns at once): the call
+        // ended in time after all.
+        pollfd reply{w->fd.get(), POLLIN, 0};
+        if (::poll(&reply, 1, 0) > 0) continue;
+        w->stop_killed = w->call_id;
+        static_cast<void>(::kill(w->pid, SIGKILL));
+      }
+    }
+  }
+
+  long long grace_ms() const {
+    return options_.stop_grace_period
+               ? std::chrono::duration_cast<std::chrono::milliseconds>(*options_.stop_grace_period)
+                     .count()
+               : 0;
+  }
+
+  // Passes stop requests on to the workers. A call asked to stop (its future's request_stop(),
+  // or shutdown(_, true)) gets a stop signal naming its call id once it is the call its worker
+  // runs: a call written ahead gets it when it starts (the worker ignores a signal naming
+  // another call, so it must not be sent earlier; one asked before it was sent was marked in
+  // its message instead). Its grace period starts then.
+  void forward_stop_requests() {
+    bool stop_all = false;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      stop_all = std::exchange(stop_running_, false);
+    }
+    if (stop_all) {  // shutdown(_, true): every call sent or to be resent
+      for (auto& w : workers_) {
+        if (w->task) static_cast<void>(w->task->request_stop());
+        if (w->next) static_cast<void>(w->next->request_stop());
+      }
+      for (detail::Task& task : resend_) static_cast<void>(task.request_stop());
+    }
+    for (auto& w : workers_) {
+      if (!w->task || w->gone || !w->task->stoppable() || w->stop_seen) continue;
+      if (!w->task->stop_token().stop_requested()) continue;
+      if (!w->stop_sent) {
+        static_cast<void>(detail::posix::send_stop_request(w->pid, w->call_id));
+        w->stop_sent = true;
+      }
+      w->stop_seen = true;
+      if (options_.stop_grace_period) {
+        w->stop_deadline = detail::deadline_after(*options_.stop_grace_period);
       }
     }
   }
@@ -783,6 +908,7 @@ class ProcessPoolExecutor final : public Executor {
   std::deque<detail::Task> queue_;  // guarded by mutex_
   std::vector<int> pids_;           // guarded by mutex_: live workers
   bool shutdown_ = false;           // guarded by mutex_
+  bool stop_running_ = false;       // guarded by mutex_: shutdown(_, true) asks running calls
   bool terminating_ = false;        // guarded by mutex_
   bool broken_ = false;             // guarded by mutex_
   std::string broken_reason_;       // guarded by mutex_

@@ -38,6 +38,7 @@
 #include <exception>
 #include <functional>
 #include <mutex>
+#include <stop_token>
 #include <string>
 #include <system_error>
 #include <thread>
@@ -74,7 +75,9 @@ class ThreadPoolExecutor final : public Executor, private detail::WorkHelper {
   ~ThreadPoolExecutor() override { shutdown(true); }
 
   /// Stops accepting calls; see Executor::shutdown. Called from one of this pool's own
-  /// workers, shutdown(true) waits for the other workers only.
+  /// workers, shutdown(true) waits for the other workers only. With cancel_futures, running
+  /// calls that take a std::stop_token are asked to stop; threads cannot be killed, so a call
+  /// that ignores its token runs to its end.
   void shutdown(bool wait = true, bool cancel_futures = false) override {
     std::vector<detail::Task> cancelled;
     {
@@ -85,6 +88,7 @@ class ThreadPoolExecutor final : public Executor, private detail::WorkHelper {
     }
     for (detail::Task& task : cancelled) task.cancel();
     cancelled.clear();
+    if (cancel_futures) stop_running_.request_stop();  // outside the lock: runs stop_callbacks
     if (wait) join_workers();
   }
 
@@ -193,7 +197,7 @@ class ThreadPoolExecutor final : public Executor, private detail::WorkHelper {
         workers_[n] = WorkerSlot{task.state().get(), false};
         lock.unlock();
         finished = detail::Task();
-        task.run();
+        run_task(task);
         finished = std::move(task);
         lock.lock();
         workers_[n] = WorkerSlot{nullptr, true};  // before `finished` (maybe its state) goes
@@ -219,6 +223,17 @@ class ThreadPoolExecutor final : public Executor, private detail::WorkHelper {
     }
     lock.unlock();
     detail::current_helper() = nullptr;
+  }
+
+  // Runs a call. One that takes a std::stop_token is stopped, too, by shutdown(_, true).
+  void run_task(detail::Task& task) noexcept {
+    if (!task.stoppable()) {
+      task.run();
+      return;
+    }
+    const std::stop_callback relay(stop_running_.get_token(),
+                                   [&task]() noexcept { static_cast<void>(task.request_stop()); });
+    task.run();
   }
 
   // REQUIRES: mutex_ held, queue_ not empty.
@@ -257,7 +272,7 @@ class ThreadPoolExecutor final : public Executor, private detail::WorkHelper {
       if (!queue_.empty()) {
         detail::Task task = pop_locked();
         lock.unlock();
-        task.run();
+        run_task(task);
         continue;  // task dies here, outside the lock
       }
       if (deadline && detail::Clock::now() >= *deadline) {
@@ -277,7 +292,7 @@ class ThreadPoolExecutor final : public Executor, private detail::WorkHelper {
       if (!queue_.empty()) {  // ours to run: a submit counted on this spinner
         detail::Task task = pop_locked();
         lock.unlock();
-        task.run();
+        run_task(task);
         continue;
       }
       if (deadline && detail::Clock::now() >= *deadline) continue;  // handled at the top
@@ -349,6 +364,8 @@ class ThreadPoolExecutor final : public Executor, private detail::WorkHelper {
   bool broken_ = false;             // guarded by mutex_
   std::string broken_reason_;       // guarded by mutex_
   std::mutex join_mutex_;           // serialises joining
+  // shutdown(_, true) requests stop on it; each running call that takes a token relays it.
+  std::stop_source stop_running_;
 };
 
 }  // namespace concur

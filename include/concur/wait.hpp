@@ -79,6 +79,9 @@ class AnyFuture {
   /// As Future<T>::cancel().
   bool cancel() const { return base("concur::AnyFuture::cancel").cancel(state_); }
 
+  /// As Future<T>::request_stop().
+  bool request_stop() const { return base("concur::AnyFuture::request_stop").request_stop(); }
+
   /// As Future<T>::add_done_callback(), with fn(const AnyFuture&).
   template <class F>
   void add_done_callback(F&& fn) const {

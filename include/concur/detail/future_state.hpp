@@ -231,6 +231,10 @@ class StateBase {
     return true;
   }
 
+  // Future::request_stop: asks the call to stop. Only the state of a call that takes a
+  // std::stop_token has a stop state (task.hpp overrides this); true if this made the request.
+  virtual bool request_stop() noexcept { return false; }
+
   // pending -> running (true); cancelled: false; anything else is a misuse.
   bool set_running_or_notify_cancel(const char* caller) {
     std::lock_guard<std::mutex> lock(mutex_);

@@ -8,14 +8,17 @@
 
 #include <concur/detail/future_state.hpp>
 
+#include <atomic>
 #include <bit>
 #include <cstddef>
 #include <cstdint>
 #include <exception>
+#include <functional>
 #include <memory>
 #include <new>
 #include <optional>
 #include <stdexcept>
+#include <stop_token>
 #include <string>
 #include <tuple>
 #include <type_traits>
@@ -285,6 +288,74 @@ void remote_entry(Reader& in, Writer& out) {
     F fn = decode_callable<F>(in);
     std::tuple<Args...> args{in.read<Args>()...};  // braces: read left to right
     return std::apply(std::move(fn), std::move(args));
+  });
+}
+
+// ---- stop requests in a worker process ----------------------------------------------------
+//
+// A call that takes a std::stop_token gets, in the worker, a token of a std::stop_source made
+// for that call. The pool's stop signal (see posix/worker.hpp) names a call id; its handler
+// records it and, when that call runs now, calls request_stop() on the published source. The
+// handler may interrupt any instruction of the worker's one thread, so everything it reads is
+// a lock-free atomic, published in an order that keeps each of its steps valid: the source
+// before `running`, and withdrawn after it.
+struct RemoteStop {
+  std::atomic<std::uintptr_t> requested{0};  // the highest call id a stop request named
+  std::atomic<std::uintptr_t> running{0};    // the call whose source is published, or 0
+  std::atomic<std::stop_source*> source{nullptr};
+  std::uintptr_t call_id = 0;  // the call the worker runs now (main line only)
+};
+static_assert(std::atomic<std::uintptr_t>::is_always_lock_free &&
+                  std::atomic<std::stop_source*>::is_always_lock_free,
+              "concur: stop requests in worker processes need lock-free atomics");
+
+inline constinit RemoteStop remote_stop{};
+
+// Called in a worker (normally from its stop signal handler): a stop request for call `id`.
+inline void remote_stop_request(std::uintptr_t id) noexcept {
+  std::uintptr_t seen = remote_stop.requested.load();
+  while (seen < id && !remote_stop.requested.compare_exchange_weak(seen, id)) {
+  }
+  if (remote_stop.running.load() == id) {
+    if (std::stop_source* source = remote_stop.source.load()) source->request_stop();
+  }
+}
+
+// The stop state of the call the worker runs, published for remote_stop_request while it runs.
+class RemoteStopScope {
+ public:
+  RemoteStopScope() {
+    const std::uintptr_t id = remote_stop.call_id;
+    remote_stop.source.store(&source_);
+    remote_stop.running.store(id);
+    if (remote_stop.requested.load() == id) source_.request_stop();  // requested before it ran
+  }
+  ~RemoteStopScope() {
+    remote_stop.running.store(0);
+    remote_stop.source.store(nullptr);
+    std::atomic_signal_fence(std::memory_order_seq_cst);  // withdrawn before source_ goes
+  }
+  RemoteStopScope(const RemoteStopScope&) = delete;
+  RemoteStopScope& operator=(const RemoteStopScope&) = delete;
+
+  std::stop_token token() const noexcept { return source_.get_token(); }
+
+ private:
+  std::stop_source source_;
+};
+
+// As remote_entry, for a fn that takes a std::stop_token first.
+template <class R, class F, class... Args>
+void remote_stop_entry(Reader& in, Writer& out) {
+  encode_outcome<R>(out, [&]() -> R {
+    F fn = decode_callable<F>(in);
+    std::tuple<Args...> args{in.read<Args>()...};  // braces: read left to right
+    const RemoteStopScope scope;
+    return std::apply(
+        [&](Args&... xs) -> R {
+          return std::invoke(std::move(fn), scope.token(), std::move(xs)...);
+        },
+        args);
   });
 }
 

@@ -12,6 +12,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <stop_token>
 #include <tuple>
 #include <type_traits>
 #include <utility>
@@ -33,12 +34,26 @@ struct CallResult<F, Args...> {
 template <class F, class... Args>
 using call_result_t = typename CallResult<F, Args...>::type;
 
+// Executor::submit passes fn the stop token of its future first when fn can take it, as
+// std::jthread does: when fn is invocable as fn(std::stop_token, args...).
+template <class F, class... Args>
+concept takes_stop_token =
+    std::is_invocable_v<std::decay_t<F>, std::stop_token, std::decay_t<Args>...>;
+template <class F, class... Args>
+concept submittable =
+    takes_stop_token<F, Args...> || std::is_invocable_v<std::decay_t<F>, std::decay_t<Args>...>;
+template <class F, class... Args>
+using submit_result_t = typename std::conditional_t<takes_stop_token<F, Args...>,
+                                                    CallResult<F, std::stop_token, Args...>,
+                                                    CallResult<F, Args...>>::type;
+
 // How a Task reaches the call stored in its state (a CallState<R, C>, below).
 struct TaskOps {
   void (*run)(const std::shared_ptr<StateBase>& state) noexcept;  // calls, then drops the call
   void (*drop)(StateBase& state) noexcept;   // destroys the call's fn and arguments, if still there
   void* (*call)(StateBase& state) noexcept;  // the Call object, for RemoteOps::encode
   const RemoteOps* remote;                   // null: the call cannot run in a worker process
+  std::stop_token (*stop_token)(StateBase& state) noexcept;  // null: the call takes no token
 };
 
 // One queued call: a handle to a future's state that also holds the call (one allocation for
@@ -53,6 +68,13 @@ class Task {
 
   // Whether this call can run in a worker process (see remote.hpp).
   bool remote_capable() const noexcept { return ops_->remote != nullptr; }
+
+  // Whether the call takes a std::stop_token (only then has its future a stop state).
+  bool stoppable() const noexcept { return ops_->stop_token != nullptr; }
+  // REQUIRES: stoppable(). The token the call receives.
+  std::stop_token stop_token() const noexcept { return ops_->stop_token(*state_); }
+  // Future::request_stop() on this call's future.
+  bool request_stop() const noexcept { return state_->request_stop(); }
 
   // Marks the future running; false if it was cancelled (then the call must not run).
   bool start() noexcept {
@@ -172,19 +194,99 @@ class CallState final : public State<R> {
       [](StateBase& state) noexcept -> void* {
         return std::addressof(*static_cast<CallState&>(state).call_);
       },
-      remote_ops_of<C>()};
+      remote_ops_of<C>(), nullptr};
 
  private:
   std::optional<C> call_;  // only the Task's owner touches it
 };
 
+// A call whose fn takes a std::stop_token first: fn(token, args...). In a worker process the
+// token is the worker's own, tied to this one by the pool's stop signal (see remote.hpp).
+template <class R, class F, class... Args>
+struct StopCall {
+  template <class G, class... A>
+  explicit StopCall(G&& g, A&&... a) : fn(std::forward<G>(g)), args(std::forward<A>(a)...) {}
+
+  F fn;
+  std::tuple<Args...> args;
+
+  void operator()(const std::shared_ptr<StateBase>& s, std::stop_token token) noexcept {
+    auto& typed = static_cast<State<R>&>(*s);
+    try {
+      auto call = [&](Args&... xs) -> R {
+        return std::invoke(std::move(fn), std::move(token), std::move(xs)...);
+      };
+      if constexpr (std::is_void_v<R>) {
+        std::apply(call, args);
+        typed.set_value(s);
+      } else {
+        typed.set_value(s, std::apply(call, args));
+      }
+    } catch (...) {
+      typed.set_exception(s, std::current_exception());
+    }
+  }
+
+  static void encode(void* self, Writer& w) {
+    if constexpr (remote_capable<R, F, Args...>) {
+      auto& call = *static_cast<StopCall*>(self);
+      w.write_raw(reinterpret_cast<std::uintptr_t>(&remote_stop_entry<R, F, Args...>));
+      encode_callable(w, call.fn);
+      std::apply([&](const Args&... xs) { (w.write(xs), ...); }, call.args);
+    }
+  }
+
+  static constexpr bool remote_capable_here = remote_capable<R, F, Args...>;
+  static constexpr RemoteOps remote_ops{&encode, &decode_outcome_into<R>};
+};
+
+// The state of a submitted call that takes a std::stop_token: CallState plus the stop state
+// (a std::stop_source allocates: only such calls have one).
+template <class R, class C>
+class StopCallState final : public State<R> {
+ public:
+  template <class... A>
+  explicit StopCallState(A&&... a) : call_(std::in_place, std::forward<A>(a)...) {}
+
+  bool request_stop() noexcept override { return source_.request_stop(); }
+
+  static constexpr TaskOps ops{
+      [](const std::shared_ptr<StateBase>& state) noexcept {
+        auto& self = static_cast<StopCallState&>(*state);
+        (*self.call_)(state, self.source_.get_token());
+        self.call_.reset();
+      },
+      [](StateBase& state) noexcept { static_cast<StopCallState&>(state).call_.reset(); },
+      [](StateBase& state) noexcept -> void* {
+        return std::addressof(*static_cast<StopCallState&>(state).call_);
+      },
+      remote_ops_of<C>(),
+      [](StateBase& state) noexcept {
+        return static_cast<StopCallState&>(state).source_.get_token();
+      }};
+
+ private:
+  std::stop_source source_;  // thread-safe
+  std::optional<C> call_;    // only the Task's owner touches it
+};
+
 // Packages fn(args...) with a new future's state; returns the task and its future's state.
+// A fn that takes a std::stop_token gets one (see takes_stop_token).
 template <class R, class F, class... Args>
 Task make_task(std::shared_ptr<StateBase>& state_out, F&& fn, Args&&... args) {
-  using C = Call<R, std::decay_t<F>, std::decay_t<Args>...>;
-  auto state = std::make_shared<CallState<R, C>>(std::forward<F>(fn), std::forward<Args>(args)...);
-  state_out = state;
-  return Task(std::move(state), &CallState<R, C>::ops);
+  if constexpr (takes_stop_token<F, Args...>) {
+    using C = StopCall<R, std::decay_t<F>, std::decay_t<Args>...>;
+    auto state =
+        std::make_shared<StopCallState<R, C>>(std::forward<F>(fn), std::forward<Args>(args)...);
+    state_out = state;
+    return Task(std::move(state), &StopCallState<R, C>::ops);
+  } else {
+    using C = Call<R, std::decay_t<F>, std::decay_t<Args>...>;
+    auto state =
+        std::make_shared<CallState<R, C>>(std::forward<F>(fn), std::forward<Args>(args)...);
+    state_out = state;
+    return Task(std::move(state), &CallState<R, C>::ops);
+  }
 }
 
 }  // namespace concur::detail

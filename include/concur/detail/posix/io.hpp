@@ -121,6 +121,11 @@ enum Kind : std::uint32_t {
   exited = 12,      // fork server -> pool: worker `id` ended with wait status `aux`
 };
 
+// Flags in the `aux` of a call message.
+enum CallFlag : std::int32_t {
+  call_stop_requested = 1,  // request_stop() came before the call was sent: start it stopped
+};
+
 inline bool send_message(int fd, const Header& h, std::span<const std::byte> payload = {}) {
   return send_all(fd, &h, sizeof h) &&
          (payload.empty() || send_all(fd, payload.data(), payload.size()));

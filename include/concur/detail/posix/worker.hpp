@@ -29,6 +29,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstddef>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
@@ -119,6 +120,8 @@ inline void reset_signals_for_worker() {
     message.resize(h.size);
     if (!recv_all(fd, message.data(), message.size())) break;
     Writer out;
+    remote_stop.call_id = static_cast<std::uintptr_t>(h.id);
+    if ((h.aux & call_stop_requested) != 0) remote_stop_request(remote_stop.call_id);
     try {
       Reader in(message);
       run_remote_call(in, out);
@@ -136,6 +139,49 @@ inline void reset_signals_for_worker() {
   flush_standard_streams();
   ::_exit(0);
 }
+
+// ---- stop requests -------------------------------------------------------------------------
+//
+// The pool asks a worker to stop call `id` with sigqueue(): a real-time signal carrying the id,
+// so that requests queue instead of merging, and one naming a call the worker has already
+// finished is recognised and ignored. The handler only touches lock-free atomics and
+// std::stop_source::request_stop() (see RemoteStop in remote.hpp). The fork server installs it
+// before forking any worker, so a worker has it from its first instruction.
+
+#if defined(SIGRTMIN)
+inline int stop_signal() noexcept {
+  return SIGRTMIN + 1;
+}
+
+extern "C" inline void concur_on_stop_signal(int /*sig*/, siginfo_t* info, void* /*context*/) {
+  if (info == nullptr || info->si_code != SI_QUEUE) return;  // not from a pool
+  const int saved = errno;
+  remote_stop_request(reinterpret_cast<std::uintptr_t>(info->si_value.sival_ptr));
+  errno = saved;
+}
+
+inline void install_stop_handler() noexcept {
+  struct sigaction action {};
+  action.sa_sigaction = concur_on_stop_signal;
+  sigemptyset(&action.sa_mask);
+  action.sa_flags = SA_SIGINFO | SA_RESTART;
+  static_cast<void>(::sigaction(stop_signal(), &action, nullptr));
+}
+
+// Parent side: asks worker `pid` to stop call `id`; false if it cannot be sent.
+inline bool send_stop_request(int pid, std::uint64_t id) noexcept {
+  sigval value{};
+  value.sival_ptr = reinterpret_cast<void*>(static_cast<std::uintptr_t>(id));
+  return CONCUR_SYSCALL(sigqueue)(pid, stop_signal(), value) == 0;
+}
+#else
+// No real-time signals: a stop request cannot reach a running worker; the grace period still
+// ends a call that was asked to stop.
+inline void install_stop_handler() noexcept {}
+inline bool send_stop_request(int /*pid*/, std::uint64_t /*id*/) noexcept {
+  return false;
+}
+#endif
 
 inline int& sigchld_pipe() {
   static int fd = -1;  // the fork server's self-pipe write end (its only thread)
@@ -200,6 +246,7 @@ inline void spawn_worker(int control, int pipe_r, int pipe_w, const WorkerConfig
   sigemptyset(&action.sa_mask);
   action.sa_flags = SA_RESTART | SA_NOCLDSTOP;
   static_cast<void>(::sigaction(SIGCHLD, &action, nullptr));
+  install_stop_handler();                        // inherited by every worker
   static_cast<void>(::signal(SIGINT, SIG_IGN));  // the parent handles Ctrl-C and shuts us down
   static_cast<void>(::signal(SIGPIPE, SIG_IGN));
   sigset_t none;
