@@ -7,7 +7,8 @@
 concur::Task<int> answer(concur::Executor& pool) {
   int six = co_await pool.submit([] { return 6; });
   int seven = co_await pool.submit([] { return 7; }).via(pool);  // resume on the pool
-  co_return six* seven;
+  const int product = six * seven;
+  co_return product;
 }
 
 int main() {
