@@ -138,8 +138,8 @@ TEST_CASE("a coroutine awaiting a cancelled future gets CancelledError", "[corou
     CHECK(fails_with<concur::CancelledError>(e.future));
   }
   SECTION("a queued call cancelled in a pool") {
+    Gate gate;  // declared first: it outlives the pool, whose worker may still be in wait()
     concur::ThreadPoolExecutor pool(1);
-    Gate gate;
     Future<void> blocker = pool.submit([&] { gate.wait(); });
     Future<int> f = pool.submit([] { return 1; });
     const Eager<int> e = await_plus_one(f);
@@ -462,8 +462,8 @@ TEST_CASE("via an executor that is shut down resumes here and throws ShutdownErr
 
 TEST_CASE("via a resumption dropped by shutdown(cancel_futures) throws CancelledError",
           "[coroutine][via]") {
+  Gate gate;  // declared first: it outlives the pool, whose worker may still be in wait()
   concur::ThreadPoolExecutor pool(1);
-  Gate gate;
   Future<void> blocker = pool.submit([&] { gate.wait(); });
   Promise<int> p;
   p.set_result(1);

@@ -220,7 +220,7 @@ struct TaskAccess {
 /// destroying a Task that never started frees its frame without running it. Awaitable once.
 /// Python: a coroutine object.
 template <class T>
-class Task {
+class [[nodiscard]] Task {
   static_assert(!std::is_reference_v<T>,
                 "concur::Task<T>: T must not be a reference; return a value, a pointer or a "
                 "std::reference_wrapper");
