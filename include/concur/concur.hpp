@@ -3,6 +3,7 @@
 #pragma once
 
 #include <concur/codec.hpp>
+#include <concur/coroutine.hpp>
 #include <concur/errors.hpp>
 #include <concur/executor.hpp>
 #include <concur/future.hpp>

@@ -20,6 +20,7 @@
 #include <concur/errors.hpp>
 #include <concur/future.hpp>
 
+#include <concur/detail/coroutine_call.hpp>
 #include <concur/detail/map_range.hpp>
 #include <concur/detail/task.hpp>
 
@@ -62,6 +63,8 @@ class Executor {
   /// future (std::jthread's rule): Future::request_stop() asks it to stop.
   /// Throws ShutdownError after shutdown(), and the pool's BrokenExecutor subclass when it is
   /// broken. Thread-safe; may be called from inside a task. Python: submit().
+  /// If fn returns a concur::Task<T> (a coroutine, see coroutine.hpp), the result is a Future<T>:
+  /// the coroutine starts on a pool thread and the future finishes when the coroutine does.
   template <class F, class... Args>
   [[nodiscard]] auto submit(F&& fn, Args&&... args) {
     using R = detail::submit_result_t<F, Args...>;
@@ -71,6 +74,14 @@ class Executor {
                     "decay-copied and passed as rvalues); check the argument types, or wrap "
                     "references in std::ref");
       return Future<void>();
+    } else if constexpr (detail::is_coroutine_task_v<R>) {  // fn returns Task<V>: a Future<V>
+      using V = typename R::value_type;
+      std::shared_ptr<detail::StateBase> state;
+      detail::Task task =
+          detail::make_coroutine_task<V>(state, std::forward<F>(fn), std::forward<Args>(args)...);
+      Future<V> future = detail::FutureAccess::make<V>(std::move(state));
+      submit_task(std::move(task));
+      return future;
     } else {
       std::shared_ptr<detail::StateBase> state;
       detail::Task task =

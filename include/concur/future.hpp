@@ -24,6 +24,7 @@
 
 #include <concur/errors.hpp>
 
+#include <concur/detail/await.hpp>
 #include <concur/detail/continuation.hpp>
 #include <concur/detail/future_state.hpp>
 #include <concur/detail/parker.hpp>
@@ -236,7 +237,26 @@ class Future {
   /// True if both handles share one state (or both are empty).
   friend bool operator==(const Future& a, const Future& b) noexcept { return a.state_ == b.state_; }
 
-  // [beyond: via] (coroutine support goes here)
+  /// Lets a coroutine `co_await` this future: yields a copy of the value (a move-only value is
+  /// moved out, as by take()), rethrows the call's exception, or throws CancelledError. Does not
+  /// suspend if the future is done; else the coroutine resumes in the thread that completes the
+  /// future, after that thread's running hand-off, if any (so awaiting in a loop never deepens
+  /// the stack). Throws InvalidStateError on an empty handle. See also via().
+  detail::FutureAwaiter<T> operator co_await() const {
+    base("concur::Future::operator co_await");
+    return detail::FutureAwaiter<T>(state_);
+  }
+
+  /// `co_await future.via(executor)`: as `co_await future`, but the coroutine always resumes on
+  /// `executor` (its resumption is submitted there once the future is done). If the executor
+  /// refuses it (shut down, broken), the coroutine resumes in the completing thread and co_await
+  /// throws that error (ShutdownError...); if the executor drops it unrun (shutdown with
+  /// cancel_futures), co_await throws CancelledError. The executor must outlive the await.
+  template <class E>
+  detail::ViaAwaiter<T, E> via(E& executor) const {
+    base("concur::Future::via");
+    return detail::ViaAwaiter<T, E>(state_, executor);
+  }
 
  private:
   friend struct detail::FutureAccess;

@@ -206,8 +206,9 @@ class ProcessPoolExecutor final : public Executor {
       throw Error(
           "concur::ProcessPoolExecutor::submit: this call cannot run in a worker process: the "
           "callable must be a function pointer, a captureless lambda or an empty function "
-          "object, and every argument and the result need a concur::Codec (submitting "
-          "through ProcessPoolExecutor itself says which, at compile time)");
+          "object, and every argument and the result need a concur::Codec; a coroutine "
+          "(returning concur::Task) never can (submitting through ProcessPoolExecutor itself "
+          "says which, at compile time)");
     }
     {
       std::lock_guard<std::mutex> lock(mutex_);
@@ -226,6 +227,18 @@ class ProcessPoolExecutor final : public Executor {
  private:
   template <class F, class... Args>
   static constexpr void check_call() {
+    if constexpr (detail::is_coroutine_task_v<detail::call_result_t<F, Args...>>) {
+      static_assert(!detail::is_coroutine_task_v<detail::call_result_t<F, Args...>>,
+                    "concur::ProcessPoolExecutor::submit: fn returns a concur::Task (a "
+                    "coroutine); a coroutine cannot run in a worker process (its frame lives in "
+                    "this process): submit it to a ThreadPoolExecutor");
+    } else {
+      check_plain_call<F, Args...>();
+    }
+  }
+
+  template <class F, class... Args>
+  static constexpr void check_plain_call() {
     using Fn = std::decay_t<F>;
     static_assert(detail::forkable_callable<Fn>,
                   "concur::ProcessPoolExecutor::submit: the task must be a function pointer, a "

@@ -6,6 +6,7 @@
 
 #include <concur/detail/future_state.hpp>
 #include <concur/detail/remote.hpp>
+#include <concur/detail/trampoline.hpp>
 #include <concur/detail/unique_function.hpp>
 
 #include <exception>
@@ -94,10 +95,11 @@ class Task {
     ops_->remote->decode(reply, state_);
   }
 
-  // Runs the call unless its future was cancelled. Never throws.
+  // Runs the call unless its future was cancelled. Never throws. The call gets a trampoline of
+  // its own, even on a worker that runs it while it waits inside a hand-off (see trampoline.hpp).
   void run() noexcept {
     if (start()) {
-      ops_->run(state_);
+      trampoline_run_fresh([this] { ops_->run(state_); });
     } else {
       ops_->drop(*state_);
     }

@@ -57,4 +57,19 @@ void trampoline_run(F&& fn) noexcept {
   queue.active = false;
 }
 
+// Runs fn as the outermost hand-off of this thread even if one is running already; then as
+// trampoline_run. For each task an executor runs: a pool worker that blocks inside a hand-off
+// runs queued tasks meanwhile (help-while-waiting), and what such a task hands off (a coroutine
+// it resumes) must run before the task returns, not after the blocked hand-off, which may be
+// waiting for it. Hand-offs queued before run now too, as the drain before blocking ran them.
+// The stack grows by one task, as help-while-waiting grows it anyway.
+template <class F>
+void trampoline_run_fresh(F&& fn) noexcept {
+  TrampolineQueue& queue = this_thread_trampoline();
+  const bool was_active = queue.active;
+  queue.active = false;
+  trampoline_run(std::forward<F>(fn));
+  queue.active = was_active;
+}
+
 }  // namespace concur::detail

@@ -1,0 +1,96 @@
+// concur/detail/coroutine_call.hpp - submit() of a function returning Task<T>: a Future<T>.
+// Part of concur. SPDX-License-Identifier: MIT (see LICENSE).
+#pragma once
+
+// Executor::submit(fn, args...) with fn returning Task<T> packages a CoroutineCallState: run on
+// a pool thread, it calls fn, starts the coroutine there and lets it finish the Future<T> (maybe
+// on another thread, after its own awaits). Such a call never runs in a worker process: it has no
+// RemoteOps, so ProcessPoolExecutor::submit_task refuses it.
+//
+// Task is only declared here; a function returning Task<T> comes with concur/coroutine.hpp,
+// which defines it and TaskAccess before any of this is instantiated.
+
+#include <concur/detail/future_state.hpp>
+#include <concur/detail/task.hpp>
+
+#include <exception>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+
+namespace concur {
+template <class T>
+class Task;
+}  // namespace concur
+
+namespace concur::detail {
+
+template <class V>
+struct TaskAccess;
+
+// Whether a (decayed) call result is a concur::Task<T>.
+template <class R>
+struct IsCoroutineTask : std::false_type {};
+template <class T>
+struct IsCoroutineTask<concur::Task<T>> : std::true_type {};
+template <class R>
+inline constexpr bool is_coroutine_task_v = IsCoroutineTask<R>::value;
+
+// The state of a submitted coroutine's future, with fn and its arguments. Unlike a plain call's
+// (CallState), fn and the arguments stay until the coroutine ends, not only until it first
+// suspends: a lambda's captures and reference parameters bound to the arguments live in them.
+template <class V, class F, class... Args>
+class CoroutineCallState final : public State<V> {
+  struct Call {
+    template <class G, class... A>
+    explicit Call(G&& g, A&&... a) : fn(std::forward<G>(g)), args(std::forward<A>(a)...) {}
+    F fn;
+    std::tuple<Args...> args;
+  };
+
+  static void release(StateBase& state) noexcept {
+    static_cast<CoroutineCallState&>(state).call_.reset();
+  }
+
+ public:
+  template <class G, class... A>
+  explicit CoroutineCallState(G&& g, A&&... a)
+      : call_(std::in_place, std::forward<G>(g), std::forward<A>(a)...) {}
+
+  static constexpr TaskOps ops{
+      [](const std::shared_ptr<StateBase>& state) noexcept {
+        auto& self = static_cast<CoroutineCallState&>(*state);
+        try {
+          Call& call = *self.call_;
+          // Starts the coroutine here; at its end it frees its frame, calls release (fn and the
+          // arguments go), then finishes the future. *this may be done by the time this returns.
+          TaskAccess<V>::start_submitted(std::apply(std::move(call.fn), std::move(call.args)),
+                                         state, &release);
+        } catch (...) {  // fn threw, or returned an empty or started Task: nothing is running
+          self.call_.reset();
+          state->set_exception(state, std::current_exception());
+        }
+      },
+      &release,
+      [](StateBase& state) noexcept -> void* {
+        return std::addressof(*static_cast<CoroutineCallState&>(state).call_);
+      },
+      nullptr};  // no RemoteOps: a coroutine frame lives in this process
+
+ private:
+  std::optional<Call> call_;  // the Task's owner, then the coroutine, touch it
+};
+
+// Packages fn(args...), which returns Task<V>, with a new Future<V>'s state.
+template <class V, class F, class... Args>
+Task make_coroutine_task(std::shared_ptr<StateBase>& state_out, F&& fn, Args&&... args) {
+  using S = CoroutineCallState<V, std::decay_t<F>, std::decay_t<Args>...>;
+  auto state = std::make_shared<S>(std::forward<F>(fn), std::forward<Args>(args)...);
+  state_out = state;
+  return Task(std::move(state), &S::ops);
+}
+
+}  // namespace concur::detail
