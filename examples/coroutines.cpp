@@ -5,8 +5,9 @@
 // ThreadPoolExecutor with submit(). say_after(delay, what) waits, then prints `what`. Run one
 // after the other (1), two say_after calls take the sum of their delays; submitted together and
 // then awaited (2), the longest delay. In (3) a fast routine prints a growing line of dots every
-// 100 ms while a slow routine runs for 1 s; when the slow one ends, the dots are stopped through
-// a std::stop_source.
+// 100 ms while a slow routine runs for 1 s; when the slow one ends, the dots are stopped with
+// request_stop() on their future (a coroutine whose first parameter is a std::stop_token gets
+// its future's token, as any submitted function does).
 // asyncio.sleep() becomes a future that a pool thread completes after sleeping (concur has no
 // timers): each pending sleep holds a pool thread, but a waiting coroutine holds none.
 // Expect: about 300 ms for (1), about 200 ms for (2), about 10 dots in (3) and none after the
@@ -94,7 +95,7 @@ struct DotLog {
   std::atomic<long long> last_dot_ms{0};
 };
 
-concur::Task<int> dots(concur::Executor& pool, std::stop_token stop, DotLog& log,
+concur::Task<int> dots(std::stop_token stop, concur::Executor& pool, DotLog& log,
                        Clock::time_point start) {
   while (true) {
     co_await sleep(pool, 100ms);
@@ -130,13 +131,11 @@ concur::Task<void> demo(concur::Executor& pool) {
 
   say("3. dots every 100 ms until the slow routine (1 s) ends");
   const Clock::time_point start = Clock::now();
-  std::stop_source stop;
   DotLog log;
-  concur::Future<int> fast =
-      pool.submit(dots, std::ref(pool), stop.get_token(), std::ref(log), start);
+  concur::Future<int> fast = pool.submit(dots, std::ref(pool), std::ref(log), start);
   const std::string done = co_await pool.submit(slow, std::ref(pool));
   const long long stop_ms = ms_since(start);
-  stop.request_stop();
+  check(fast.request_stop(), "request_stop() reaches the dots coroutine");
   const int count = co_await fast;
   const long long stopped_ms = ms_since(start);
   say("   ", done, " at ", stop_ms, " ms; dots stopped at ", stopped_ms, " ms after ", count,

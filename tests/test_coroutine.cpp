@@ -16,8 +16,10 @@
 #include <memory>
 #include <optional>
 #include <stdexcept>
+#include <stop_token>
 #include <string>
 #include <thread>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -390,6 +392,33 @@ TEST_CASE("submit of a function returning Task<T> returns a Future<T>", "[corout
     for (int i = 0; i < 200; ++i) fs.push_back(pool.submit(square_later, std::ref(ex), i));
     for (int i = 0; i < 200; ++i) CHECK(fs[static_cast<std::size_t>(i)].result() == i * i);
   }
+}
+
+// Awaits futures of `ex` until its token says stop; returns how many it awaited.
+Task<int> until_stopped(std::stop_token stop, concur::Executor& ex) {
+  int rounds = 0;
+  while (!stop.stop_requested()) {
+    co_await ex.submit([] { std::this_thread::sleep_for(1ms); });
+    ++rounds;
+  }
+  co_return rounds;
+}
+
+TEST_CASE("a submitted coroutine taking a std::stop_token gets its future's token",
+          "[coroutine][submit][stop]") {
+  concur::ThreadPoolExecutor pool(2);
+  concur::Executor& ex = pool;
+  Future<int> f = ex.submit(until_stopped, std::ref(ex));
+  static_assert(std::is_same_v<decltype(f), Future<int>>);
+  CHECK_FALSE(f.wait_for(50ms));  // it keeps going until asked
+  CHECK(f.request_stop());
+  CHECK_FALSE(f.request_stop());  // asked already
+  CHECK(f.wait_for(10s));
+  CHECK(f.result() >= 1);
+  // A coroutine without a token has no stop state.
+  Future<int> g = ex.submit(square_later, std::ref(ex), 3);
+  CHECK(g.result() == 9);
+  CHECK_FALSE(g.request_stop());
 }
 
 int g_coroutine_fn_calls = 0;

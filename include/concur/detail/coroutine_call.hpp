@@ -17,6 +17,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <stop_token>
 #include <tuple>
 #include <type_traits>
 #include <utility>
@@ -42,7 +43,9 @@ inline constexpr bool is_coroutine_task_v = IsCoroutineTask<R>::value;
 // The state of a submitted coroutine's future, with fn and its arguments. Unlike a plain call's
 // (CallState), fn and the arguments stay until the coroutine ends, not only until it first
 // suspends: a lambda's captures and reference parameters bound to the arguments live in them.
-template <class V, class F, class... Args>
+// A fn taking a std::stop_token first (takes_stop_token) gets the future's token, as a plain
+// call does; only then does the state hold a std::stop_source.
+template <class V, bool Stoppable, class F, class... Args>
 class CoroutineCallState final : public State<V> {
   struct Call {
     template <class G, class... A>
@@ -50,9 +53,32 @@ class CoroutineCallState final : public State<V> {
     F fn;
     std::tuple<Args...> args;
   };
+  struct NoStop {};
+  using Source = std::conditional_t<Stoppable, std::stop_source, NoStop>;
 
   static void release(StateBase& state) noexcept {
     static_cast<CoroutineCallState&>(state).call_.reset();
+  }
+
+  // fn(args...), or fn(token, args...).
+  auto invoke() {
+    Call& call = *call_;
+    if constexpr (Stoppable) {
+      return std::apply(std::move(call.fn),
+                        std::tuple_cat(std::make_tuple(source_.get_token()), std::move(call.args)));
+    } else {
+      return std::apply(std::move(call.fn), std::move(call.args));
+    }
+  }
+
+  static constexpr auto token_of() noexcept {
+    if constexpr (Stoppable) {
+      return +[](StateBase& state) noexcept {
+        return static_cast<CoroutineCallState&>(state).source_.get_token();
+      };
+    } else {
+      return static_cast<std::stop_token (*)(StateBase&) noexcept>(nullptr);
+    }
   }
 
  public:
@@ -60,15 +86,21 @@ class CoroutineCallState final : public State<V> {
   explicit CoroutineCallState(G&& g, A&&... a)
       : call_(std::in_place, std::forward<G>(g), std::forward<A>(a)...) {}
 
+  bool request_stop() noexcept override {
+    if constexpr (Stoppable) {
+      return source_.request_stop();
+    } else {
+      return false;
+    }
+  }
+
   static constexpr TaskOps ops{
       [](const std::shared_ptr<StateBase>& state) noexcept {
         auto& self = static_cast<CoroutineCallState&>(*state);
         try {
-          Call& call = *self.call_;
           // Starts the coroutine here; at its end it frees its frame, calls release (fn and the
           // arguments go), then finishes the future. *this may be done by the time this returns.
-          TaskAccess<V>::start_submitted(std::apply(std::move(call.fn), std::move(call.args)),
-                                         state, &release);
+          TaskAccess<V>::start_submitted(self.invoke(), state, &release);
         } catch (...) {  // fn threw, or returned an empty or started Task: nothing is running
           self.call_.reset();
           state->set_exception(state, std::current_exception());
@@ -78,16 +110,19 @@ class CoroutineCallState final : public State<V> {
       [](StateBase& state) noexcept -> void* {
         return std::addressof(*static_cast<CoroutineCallState&>(state).call_);
       },
-      nullptr};  // no RemoteOps: a coroutine frame lives in this process
+      nullptr,  // no RemoteOps: a coroutine frame lives in this process
+      token_of()};
 
  private:
-  std::optional<Call> call_;  // the Task's owner, then the coroutine, touch it
+  [[no_unique_address]] Source source_;  // thread-safe
+  std::optional<Call> call_;             // the Task's owner, then the coroutine, touch it
 };
 
 // Packages fn(args...), which returns Task<V>, with a new Future<V>'s state.
 template <class V, class F, class... Args>
 Task make_coroutine_task(std::shared_ptr<StateBase>& state_out, F&& fn, Args&&... args) {
-  using S = CoroutineCallState<V, std::decay_t<F>, std::decay_t<Args>...>;
+  using S =
+      CoroutineCallState<V, takes_stop_token<F, Args...>, std::decay_t<F>, std::decay_t<Args>...>;
   auto state = std::make_shared<S>(std::forward<F>(fn), std::forward<Args>(args)...);
   state_out = state;
   return Task(std::move(state), &S::ops);
