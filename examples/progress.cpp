@@ -49,8 +49,8 @@ int main() {
   }  // the destructor prints the final state
 
   // 2. map: results in input order; the bar counts each one the loop has consumed.
-  std::vector<int> inputs(tasks);
-  for (int i = 0; i < tasks; ++i) inputs[i] = i;
+  std::vector<int> inputs;
+  for (int i = 0; i < tasks; ++i) inputs.push_back(i);
   long mapped = 0;
   {
     concur::Progress bar(inputs.size(), {.label = "map         "});

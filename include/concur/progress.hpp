@@ -145,7 +145,8 @@ class Progress {
   std::string text_locked(Clock::time_point now) const {
     const double seconds = std::chrono::duration<double>(now - start_).count();
     const std::size_t shown = std::min(count_, total_);
-    const double fraction = total_ == 0 ? 1.0 : static_cast<double>(shown) / total_;
+    const double fraction =
+        total_ == 0 ? 1.0 : static_cast<double>(shown) / static_cast<double>(total_);
     std::string out = options_.label;
     if (!out.empty()) out += ' ';
     if (terminal_) {
