@@ -24,6 +24,7 @@ int main() {
   concur::ThreadPoolExecutor threads(2);
 
   concur::Future<long> counting = threads.submit(count_until_stopped, 1L);  // token goes first
+  std::this_thread::sleep_for(std::chrono::milliseconds(10));
   counting.request_stop();  // true: the task takes a token (pending or running alike)
   std::printf("counted to %ld, then stopped\n", counting.result());
 
