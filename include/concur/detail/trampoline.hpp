@@ -14,14 +14,29 @@
 #include <concur/detail/unique_function.hpp>
 
 #include <cstddef>
-#include <deque>
 #include <utility>
+#include <vector>
 
 namespace concur::detail {
 
+// A FIFO on a vector, not a std::deque: an empty std::deque already owns memory, and every
+// thread that runs a task touches its queue; this one allocates only when something is queued.
 struct TrampolineQueue {
   bool active = false;
-  std::deque<UniqueFunction<void()>> pending;
+  std::size_t head = 0;  // pending[head...] are still to run
+  std::vector<UniqueFunction<void()>> pending;
+
+  // Drops the hand-offs already run once they are most of the vector (amortised O(1)), so a
+  // long chain, which queues one link while running the one before, keeps it short.
+  void compact() noexcept {
+    if (head == pending.size()) {
+      pending.clear();
+      head = 0;
+    } else if (head >= 32 && 2 * head >= pending.size()) {
+      pending.erase(pending.begin(), pending.begin() + static_cast<std::ptrdiff_t>(head));
+      head = 0;
+    }
+  }
 };
 
 inline TrampolineQueue& this_thread_trampoline() noexcept {
@@ -34,11 +49,13 @@ inline TrampolineQueue& this_thread_trampoline() noexcept {
 // otherwise wait forever.
 inline void trampoline_drain() noexcept {
   TrampolineQueue& queue = this_thread_trampoline();
-  while (!queue.pending.empty()) {
-    UniqueFunction<void()> next = std::move(queue.pending.front());
-    queue.pending.pop_front();
-    next();
+  while (queue.head < queue.pending.size()) {
+    UniqueFunction<void()> next = std::move(queue.pending[queue.head]);
+    ++queue.head;
+    next();  // may queue more, or drain the queue itself (a wait inside it)
+    queue.compact();
   }
+  queue.compact();
 }
 
 // Runs fn() now if no hand-off is running on this thread, else after the running one (and the
