@@ -74,19 +74,12 @@ class Executor {
                     "decay-copied and passed as rvalues); check the argument types, or wrap "
                     "references in std::ref");
       return Future<void>();
-    } else if constexpr (detail::is_coroutine_task_v<R>) {  // fn returns Task<V>: a Future<V>
-      using V = typename R::value_type;
+    } else {  // for fn returning Task<V> (a coroutine), a Future<V>
+      using V = detail::submitted_value_t<R>;
       std::shared_ptr<detail::StateBase> state;
       detail::Task task =
-          detail::make_coroutine_task<V>(state, std::forward<F>(fn), std::forward<Args>(args)...);
+          detail::make_submitted_task<R>(state, std::forward<F>(fn), std::forward<Args>(args)...);
       Future<V> future = detail::FutureAccess::make<V>(std::move(state));
-      submit_task(std::move(task));
-      return future;
-    } else {
-      std::shared_ptr<detail::StateBase> state;
-      detail::Task task =
-          detail::make_task<R>(state, std::forward<F>(fn), std::forward<Args>(args)...);
-      Future<R> future = detail::FutureAccess::make<R>(std::move(state));
       submit_task(std::move(task));
       return future;
     }

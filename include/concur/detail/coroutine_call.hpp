@@ -53,9 +53,6 @@ class CoroutineCallState final : public State<V> {
     F fn;
     std::tuple<Args...> args;
   };
-  struct NoStop {};
-  using Source = std::conditional_t<Stoppable, std::stop_source, NoStop>;
-
   static void release(StateBase& state) noexcept {
     static_cast<CoroutineCallState&>(state).call_.reset();
   }
@@ -65,20 +62,14 @@ class CoroutineCallState final : public State<V> {
     Call& call = *call_;
     if constexpr (Stoppable) {
       return std::apply(std::move(call.fn),
-                        std::tuple_cat(std::make_tuple(source_.get_token()), std::move(call.args)));
+                        std::tuple_cat(std::make_tuple(stop_.token()), std::move(call.args)));
     } else {
       return std::apply(std::move(call.fn), std::move(call.args));
     }
   }
 
-  static constexpr auto token_of() noexcept {
-    if constexpr (Stoppable) {
-      return +[](StateBase& state) noexcept {
-        return static_cast<CoroutineCallState&>(state).source_.get_token();
-      };
-    } else {
-      return static_cast<std::stop_token (*)(StateBase&) noexcept>(nullptr);
-    }
+  static std::stop_token token_of(StateBase& state) noexcept {
+    return static_cast<CoroutineCallState&>(state).stop_.token();
   }
 
  public:
@@ -86,13 +77,7 @@ class CoroutineCallState final : public State<V> {
   explicit CoroutineCallState(G&& g, A&&... a)
       : call_(std::in_place, std::forward<G>(g), std::forward<A>(a)...) {}
 
-  bool request_stop() noexcept override {
-    if constexpr (Stoppable) {
-      return source_.request_stop();
-    } else {
-      return false;
-    }
-  }
+  bool request_stop() noexcept override { return stop_.request(); }
 
   static constexpr TaskOps ops{
       [](const std::shared_ptr<StateBase>& state) noexcept {
@@ -111,12 +96,25 @@ class CoroutineCallState final : public State<V> {
         return std::addressof(*static_cast<CoroutineCallState&>(state).call_);
       },
       nullptr,  // no RemoteOps: a coroutine frame lives in this process
-      token_of()};
+      Stoppable ? &token_of : nullptr};
 
  private:
-  [[no_unique_address]] Source source_;  // thread-safe
-  std::optional<Call> call_;             // the Task's owner, then the coroutine, touch it
+  [[no_unique_address]] StopSlot<Stoppable> stop_;  // see task.hpp
+  std::optional<Call> call_;  // the Task's owner, then the coroutine, touch it
 };
+
+// What Executor::submit's future holds for a call returning R: R, or T for a coroutine's
+// Task<T>.
+template <class R>
+struct SubmittedValue {
+  using type = R;
+};
+template <class T>
+struct SubmittedValue<concur::Task<T>> {
+  using type = T;
+};
+template <class R>
+using submitted_value_t = typename SubmittedValue<R>::type;
 
 // Packages fn(args...), which returns Task<V>, with a new Future<V>'s state.
 template <class V, class F, class... Args>
@@ -126,6 +124,17 @@ Task make_coroutine_task(std::shared_ptr<StateBase>& state_out, F&& fn, Args&&..
   auto state = std::make_shared<S>(std::forward<F>(fn), std::forward<Args>(args)...);
   state_out = state;
   return Task(std::move(state), &S::ops);
+}
+
+// Packages a call for Executor::submit: a coroutine (fn returns Task<T>) or a plain call.
+template <class R, class F, class... Args>
+Task make_submitted_task(std::shared_ptr<StateBase>& state_out, F&& fn, Args&&... args) {
+  if constexpr (is_coroutine_task_v<R>) {
+    return make_coroutine_task<typename R::value_type>(state_out, std::forward<F>(fn),
+                                                       std::forward<Args>(args)...);
+  } else {
+    return make_task<R>(state_out, std::forward<F>(fn), std::forward<Args>(args)...);
+  }
 }
 
 }  // namespace concur::detail

@@ -281,16 +281,6 @@ struct Codec<detail::ChunkResult<V>> {
 
 namespace concur::detail {
 
-// Runs in the worker: rebuilds fn and the arguments, calls, writes the outcome.
-template <class R, class F, class... Args>
-void remote_entry(Reader& in, Writer& out) {
-  encode_outcome<R>(out, [&]() -> R {
-    F fn = decode_callable<F>(in);
-    std::tuple<Args...> args{in.read<Args>()...};  // braces: read left to right
-    return std::apply(std::move(fn), std::move(args));
-  });
-}
-
 // ---- stop requests in a worker process ----------------------------------------------------
 //
 // A call that takes a std::stop_token gets, in the worker, a token of a std::stop_source made
@@ -344,18 +334,23 @@ class RemoteStopScope {
   std::stop_source source_;
 };
 
-// As remote_entry, for a fn that takes a std::stop_token first.
-template <class R, class F, class... Args>
-void remote_stop_entry(Reader& in, Writer& out) {
+// Runs in the worker: rebuilds fn and the arguments, calls fn(args...) (fn(token, args...) when
+// Stoppable, with a token that the pool's stop signal reaches), writes the outcome.
+template <class R, bool Stoppable, class F, class... Args>
+void remote_entry(Reader& in, Writer& out) {
   encode_outcome<R>(out, [&]() -> R {
     F fn = decode_callable<F>(in);
     std::tuple<Args...> args{in.read<Args>()...};  // braces: read left to right
-    const RemoteStopScope scope;
-    return std::apply(
-        [&](Args&... xs) -> R {
-          return std::invoke(std::move(fn), scope.token(), std::move(xs)...);
-        },
-        args);
+    if constexpr (Stoppable) {
+      const RemoteStopScope scope;
+      return std::apply(
+          [&](Args&... xs) -> R {
+            return std::invoke(std::move(fn), scope.token(), std::move(xs)...);
+          },
+          args);
+    } else {
+      return std::apply(std::move(fn), std::move(args));
+    }
   });
 }
 

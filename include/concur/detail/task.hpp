@@ -132,24 +132,50 @@ class Task {
   const TaskOps* ops_ = nullptr;
 };
 
-// A call: fn and its decay-copied arguments. Runs in this process (operator()), or, when
-// remote_capable, is written as a message for a worker process.
-template <class R, class F, class... Args>
+// The stop state of a call's future: a std::stop_source for a call whose fn takes a
+// std::stop_token (Stoppable), nothing at all otherwise (a std::stop_source allocates).
+template <bool Stoppable>
+struct StopSlot {
+  std::stop_token token() const noexcept { return {}; }
+  bool request() noexcept { return false; }
+};
+template <>
+struct StopSlot<true> {
+  std::stop_source source;  // thread-safe
+  std::stop_token token() const noexcept { return source.get_token(); }
+  bool request() noexcept { return source.request_stop(); }
+};
+
+// A call: fn and its decay-copied arguments; fn(args...), or fn(token, args...) when Stoppable.
+// Runs in this process (operator()), or, when remote_capable, is written as a message for a
+// worker process, where the token is the worker's own, tied to this one by the pool's stop
+// signal (see remote.hpp).
+template <class R, bool Stoppable, class F, class... Args>
 struct Call {
+  static constexpr bool stoppable = Stoppable;
+
   template <class G, class... A>
   explicit Call(G&& g, A&&... a) : fn(std::forward<G>(g)), args(std::forward<A>(a)...) {}
 
   F fn;
   std::tuple<Args...> args;
 
-  void operator()(const std::shared_ptr<StateBase>& s) noexcept {
+  void operator()(const std::shared_ptr<StateBase>& s,
+                  [[maybe_unused]] std::stop_token token) noexcept {
     auto& typed = static_cast<State<R>&>(*s);
     try {
+      auto call = [&](Args&... xs) -> R {
+        if constexpr (Stoppable) {
+          return std::invoke(std::move(fn), std::move(token), std::move(xs)...);
+        } else {
+          return std::invoke(std::move(fn), std::move(xs)...);
+        }
+      };
       if constexpr (std::is_void_v<R>) {
-        std::apply(std::move(fn), std::move(args));
+        std::apply(call, args);
         typed.set_value(s);
       } else {
-        typed.set_value(s, std::apply(std::move(fn), std::move(args)));
+        typed.set_value(s, std::apply(call, args));
       }
     } catch (...) {
       typed.set_exception(s, std::current_exception());
@@ -159,7 +185,7 @@ struct Call {
   static void encode(void* self, Writer& w) {
     if constexpr (remote_capable<R, F, Args...>) {
       auto& call = *static_cast<Call*>(self);
-      w.write_raw(reinterpret_cast<std::uintptr_t>(&remote_entry<R, F, Args...>));
+      w.write_raw(reinterpret_cast<std::uintptr_t>(&remote_entry<R, Stoppable, F, Args...>));
       encode_callable(w, call.fn);
       std::apply([&](const Args&... xs) { (w.write(xs), ...); }, call.args);
     }
@@ -179,116 +205,45 @@ constexpr const RemoteOps* remote_ops_of() noexcept {
   }
 }
 
-// The state of a submitted call's future, with the call itself: one allocation per submit.
+// The state of a submitted call's future, with the call itself (and, for a call that takes a
+// std::stop_token, its stop state): one allocation per submit of a call without a token.
 template <class R, class C>
 class CallState final : public State<R> {
+  static std::stop_token token_of(StateBase& state) noexcept {
+    return static_cast<CallState&>(state).stop_.token();
+  }
+
  public:
   template <class... A>
   explicit CallState(A&&... a) : call_(std::in_place, std::forward<A>(a)...) {}
 
+  bool request_stop() noexcept override { return stop_.request(); }
+
   static constexpr TaskOps ops{
       [](const std::shared_ptr<StateBase>& state) noexcept {
         auto& self = static_cast<CallState&>(*state);
-        (*self.call_)(state);
+        (*self.call_)(state, self.stop_.token());
         self.call_.reset();
       },
       [](StateBase& state) noexcept { static_cast<CallState&>(state).call_.reset(); },
       [](StateBase& state) noexcept -> void* {
         return std::addressof(*static_cast<CallState&>(state).call_);
       },
-      remote_ops_of<C>(), nullptr};
+      remote_ops_of<C>(), C::stoppable ? &token_of : nullptr};
 
  private:
+  [[no_unique_address]] StopSlot<C::stoppable> stop_;
   std::optional<C> call_;  // only the Task's owner touches it
-};
-
-// A call whose fn takes a std::stop_token first: fn(token, args...). In a worker process the
-// token is the worker's own, tied to this one by the pool's stop signal (see remote.hpp).
-template <class R, class F, class... Args>
-struct StopCall {
-  template <class G, class... A>
-  explicit StopCall(G&& g, A&&... a) : fn(std::forward<G>(g)), args(std::forward<A>(a)...) {}
-
-  F fn;
-  std::tuple<Args...> args;
-
-  void operator()(const std::shared_ptr<StateBase>& s, std::stop_token token) noexcept {
-    auto& typed = static_cast<State<R>&>(*s);
-    try {
-      auto call = [&](Args&... xs) -> R {
-        return std::invoke(std::move(fn), std::move(token), std::move(xs)...);
-      };
-      if constexpr (std::is_void_v<R>) {
-        std::apply(call, args);
-        typed.set_value(s);
-      } else {
-        typed.set_value(s, std::apply(call, args));
-      }
-    } catch (...) {
-      typed.set_exception(s, std::current_exception());
-    }
-  }
-
-  static void encode(void* self, Writer& w) {
-    if constexpr (remote_capable<R, F, Args...>) {
-      auto& call = *static_cast<StopCall*>(self);
-      w.write_raw(reinterpret_cast<std::uintptr_t>(&remote_stop_entry<R, F, Args...>));
-      encode_callable(w, call.fn);
-      std::apply([&](const Args&... xs) { (w.write(xs), ...); }, call.args);
-    }
-  }
-
-  static constexpr bool remote_capable_here = remote_capable<R, F, Args...>;
-  static constexpr RemoteOps remote_ops{&encode, &decode_outcome_into<R>};
-};
-
-// The state of a submitted call that takes a std::stop_token: CallState plus the stop state
-// (a std::stop_source allocates: only such calls have one).
-template <class R, class C>
-class StopCallState final : public State<R> {
- public:
-  template <class... A>
-  explicit StopCallState(A&&... a) : call_(std::in_place, std::forward<A>(a)...) {}
-
-  bool request_stop() noexcept override { return source_.request_stop(); }
-
-  static constexpr TaskOps ops{
-      [](const std::shared_ptr<StateBase>& state) noexcept {
-        auto& self = static_cast<StopCallState&>(*state);
-        (*self.call_)(state, self.source_.get_token());
-        self.call_.reset();
-      },
-      [](StateBase& state) noexcept { static_cast<StopCallState&>(state).call_.reset(); },
-      [](StateBase& state) noexcept -> void* {
-        return std::addressof(*static_cast<StopCallState&>(state).call_);
-      },
-      remote_ops_of<C>(),
-      [](StateBase& state) noexcept {
-        return static_cast<StopCallState&>(state).source_.get_token();
-      }};
-
- private:
-  std::stop_source source_;  // thread-safe
-  std::optional<C> call_;    // only the Task's owner touches it
 };
 
 // Packages fn(args...) with a new future's state; returns the task and its future's state.
 // A fn that takes a std::stop_token gets one (see takes_stop_token).
 template <class R, class F, class... Args>
 Task make_task(std::shared_ptr<StateBase>& state_out, F&& fn, Args&&... args) {
-  if constexpr (takes_stop_token<F, Args...>) {
-    using C = StopCall<R, std::decay_t<F>, std::decay_t<Args>...>;
-    auto state =
-        std::make_shared<StopCallState<R, C>>(std::forward<F>(fn), std::forward<Args>(args)...);
-    state_out = state;
-    return Task(std::move(state), &StopCallState<R, C>::ops);
-  } else {
-    using C = Call<R, std::decay_t<F>, std::decay_t<Args>...>;
-    auto state =
-        std::make_shared<CallState<R, C>>(std::forward<F>(fn), std::forward<Args>(args)...);
-    state_out = state;
-    return Task(std::move(state), &CallState<R, C>::ops);
-  }
+  using C = Call<R, takes_stop_token<F, Args...>, std::decay_t<F>, std::decay_t<Args>...>;
+  auto state = std::make_shared<CallState<R, C>>(std::forward<F>(fn), std::forward<Args>(args)...);
+  state_out = state;
+  return Task(std::move(state), &CallState<R, C>::ops);
 }
 
 }  // namespace concur::detail
