@@ -447,6 +447,103 @@ TEST_CASE("a worker waiting on a future of another pool does not run that pool's
   holder.result();
 }
 
+namespace {
+// How many task bodies are active on the calling thread, and the most seen on any thread.
+struct Nesting {
+  std::atomic<int> most{0};
+  static int& here() {
+    static thread_local int depth = 0;
+    return depth;
+  }
+  struct Enter {
+    explicit Enter(Nesting& n) {
+      const int d = ++here();
+      int seen = n.most.load();
+      while (d > seen && !n.most.compare_exchange_weak(seen, d)) {
+      }
+    }
+    ~Enter() { --here(); }
+    Enter(const Enter&) = delete;
+    Enter& operator=(const Enter&) = delete;
+  };
+};
+}  // namespace
+
+// A waiting worker runs queued calls; if each of those waits too, and runs the next queued
+// call, and so on, one thread's stack holds the whole queue (2000 calls here: a stack overflow
+// under ASan). Past a small bound, a waiting worker runs only the calls it waits for.
+TEST_CASE("helping nests a bounded depth: 2000 queued tasks that each wait for a subtask",
+          "[thread_pool][nested]") {
+  enum class How { result, wait_first, as_completed };
+  const How how = GENERATE(How::result, How::wait_first, How::as_completed);
+  constexpr int kTasks = 2000;
+  concur_test::Gate gate;
+  concur::ThreadPoolExecutor pool(1);
+  Nesting nesting;
+  auto holder = pool.submit([&gate] { gate.wait(); });  // everything below queues up first
+  std::vector<concur::Future<int>> outers;
+  outers.reserve(kTasks);
+  for (int i = 0; i < kTasks; ++i) {
+    outers.push_back(pool.submit([&pool, &nesting, how, i] {
+      const Nesting::Enter enter(nesting);
+      std::vector<concur::Future<int>> child{pool.submit(mul, i, 2)};
+      if (how == How::wait_first) {
+        (void)concur::wait(child, kLongWait, concur::ReturnWhen::first_completed);
+      } else if (how == How::as_completed) {
+        for (const auto& done : concur::as_completed(child)) (void)done;
+      }
+      return child[0].result() + 1;
+    }));
+  }
+  gate.open();
+  for (int i = 0; i < kTasks; ++i)
+    REQUIRE(outers[static_cast<std::size_t>(i)].result() == 2 * i + 1);
+  holder.result();
+  CAPTURE(nesting.most.load());
+  REQUIRE(nesting.most.load() >= 2);   // helping did happen
+  REQUIRE(nesting.most.load() <= 16);  // and stopped early (the pool's bound is 8)
+}
+
+// Past the bound the worker runs only what it waits for; what completes its future may be
+// queued only later (a continuation on the pool), or be a call it cannot recognise (the inner
+// call of a flattened continuation). Neither may hang it, even on the pool's only worker.
+TEST_CASE("a worker helping past the depth bound runs calls queued later that complete its wait",
+          "[thread_pool][nested]") {
+  constexpr int kTasks = 14;  // deeper than the bound
+  const bool flattened = GENERATE(false, true);
+  concur_test::Gate gate;
+  concur::ThreadPoolExecutor pool(1);
+  Nesting nesting;
+  std::vector<concur::Promise<int>> promises(kTasks);
+  std::vector<concur::Future<int>> awaited;
+  for (auto& p : promises) {
+    if (flattened) {
+      awaited.push_back(p.get_future().then(
+          [&pool](int v) { return pool.submit([v] { return v + 1; }); }));  // Future<int>
+    } else {
+      awaited.push_back(p.get_future().then(pool, [](int v) { return v + 1; }));
+    }
+  }
+  auto holder = pool.submit([&gate] { gate.wait(); });
+  std::vector<concur::Future<int>> outers;
+  for (std::size_t i = 0; i < kTasks; ++i) {
+    outers.push_back(pool.submit([&awaited, &nesting, i] {
+      const Nesting::Enter enter(nesting);
+      return awaited[i].result() * 10;
+    }));
+  }
+  gate.open();
+  // Let the worker go as deep as it will, then complete the promises one by one.
+  std::this_thread::sleep_for(100ms);
+  for (int i = 0; i < kTasks; ++i) promises[static_cast<std::size_t>(i)].set_result(i);
+  for (int i = 0; i < kTasks; ++i) {
+    REQUIRE(outers[static_cast<std::size_t>(i)].result() == (i + 1) * 10);
+  }
+  holder.result();
+  CAPTURE(nesting.most.load());
+  REQUIRE(nesting.most.load() >= 2);
+}
+
 // test_thread_pool.py: ThreadPoolExecutorTest.test_process_fork_from_a_threadpool
 TEST_CASE("a task can fork a child process that exits cleanly", "[thread_pool][fork]") {
   concur::ThreadPoolExecutor pool(1);

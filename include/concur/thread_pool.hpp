@@ -112,6 +112,7 @@ class ThreadPoolExecutor final : public Executor, private detail::WorkHelper {
     }
     queue_.push_back(std::move(task));
     queued_.store(queue_.size(), std::memory_order_relaxed);
+    if (!deep_waiters_.empty()) wake_deep_waiters_locked();
     try {
       wake_or_start_locked();
     } catch (...) {
@@ -153,6 +154,7 @@ class ThreadPoolExecutor final : public Executor, private detail::WorkHelper {
     if (queue_.size() <= returning + spinning_) return;
     const std::size_t n = threads_.size();
     idle_.reserve(n + 1);  // every thread may park: registering as idle never allocates
+    deep_waiters_.reserve(n + 1);
     try {
       workers_.emplace_back();
       threads_.emplace_back([this, n] { worker_main(n); });
@@ -166,6 +168,12 @@ class ThreadPoolExecutor final : public Executor, private detail::WorkHelper {
   void wake_all_idle_locked() {
     for (detail::Parker* parker : idle_) parker->unpark();
     idle_.clear();
+  }
+
+  // REQUIRES: mutex_ held.
+  void wake_deep_waiters_locked() noexcept {
+    for (detail::Parker* parker : deep_waiters_) parker->unpark();
+    deep_waiters_.clear();
   }
 
   // REQUIRES: mutex_ held. False if parker was not idle (someone chose it and removed it).
@@ -263,9 +271,13 @@ class ThreadPoolExecutor final : public Executor, private detail::WorkHelper {
 
   // Help-while-waiting: runs queued calls on this worker until ready() or the deadline. While
   // nothing is queued, the worker parks as an idle thread, so a new submit or the awaited
-  // future wakes it.
-  bool help_until(detail::Parker& parker, detail::ReadyRef ready,
+  // future wakes it. A call run this way may wait and help in turn; past max_help_depth nested
+  // helps the worker runs only the calls it waits for (help_wanted_until), so that a long queue
+  // of calls that all wait cannot pile up on one thread's stack.
+  bool help_until(detail::Parker& parker, detail::ReadyRef ready, detail::WantedRef wanted,
                   const detail::Deadline& deadline) override {
+    const HelpDepth depth;
+    if (depth.level > max_help_depth) return help_wanted_until(parker, ready, wanted, deadline);
     while (true) {
       if (ready()) return true;
       std::unique_lock<detail::SpinLock> lock(mutex_);
@@ -310,6 +322,73 @@ class ThreadPoolExecutor final : public Executor, private detail::WorkHelper {
     }
   }
 
+  // Helping nests this deep at most before a worker runs only what it waits for: with the
+  // frames of a call and of a wait in between, a few dozen KiB of stack.
+  static constexpr std::size_t max_help_depth = 8;
+
+  // How many help_until calls are active on this thread, this one included.
+  struct HelpDepth {
+    HelpDepth() noexcept : level(++current()) {}
+    ~HelpDepth() { --current(); }
+    HelpDepth(const HelpDepth&) = delete;
+    HelpDepth& operator=(const HelpDepth&) = delete;
+    static std::size_t& current() noexcept {
+      static thread_local std::size_t depth = 0;
+      return depth;
+    }
+    const std::size_t level;
+  };
+
+  // Helping past max_help_depth: runs only queued calls whose future is wanted, newest first
+  // (the waiter's own subtasks were likely queued last). Otherwise the worker sleeps, but not
+  // as an idle thread: no submit counts on it. Every submit wakes it to look again, since the
+  // call it waits for may be queued later (a continuation, a coroutine resuming via the pool).
+  // A future can also be completed by a call it does not know (a flattened continuation, a
+  // when_all): so when every thread of the pool is waiting this way, with calls queued that
+  // none of them wants, the last one to look runs the oldest call as plain helping would.
+  bool help_wanted_until(detail::Parker& parker, detail::ReadyRef ready, detail::WantedRef wanted,
+                         const detail::Deadline& deadline) {
+    std::unique_lock<detail::SpinLock> lock(mutex_);
+    ++deep_;
+    struct Leave {
+      std::unique_lock<detail::SpinLock>& lock;
+      std::size_t& deep;
+      ~Leave() {
+        if (!lock.owns_lock()) lock.lock();
+        --deep;
+      }
+    } leave{lock, deep_};
+    while (true) {
+      lock.unlock();
+      if (ready()) return true;
+      lock.lock();
+      std::size_t i = queue_.size();
+      while (i > 0 && !wanted(queue_[i - 1].state().get())) --i;
+      if (i == 0 && !queue_.empty() && deep_ == threads_.size()) i = 1;  // all stuck: the oldest
+      if (i > 0) {
+        detail::Task task = queue_.take(i - 1);
+        queued_.store(queue_.size(), std::memory_order_relaxed);
+        --deep_;  // running a call, not waiting
+        lock.unlock();
+        run_task(task);
+        task = detail::Task();  // dropped outside the lock
+        lock.lock();
+        ++deep_;
+        continue;
+      }
+      if (deadline && detail::Clock::now() >= *deadline) {
+        lock.unlock();
+        return ready();
+      }
+      deep_waiters_.push_back(&parker);
+      lock.unlock();
+      parker.park_until(deadline);
+      lock.lock();
+      const auto it = std::find(deep_waiters_.begin(), deep_waiters_.end(), &parker);
+      if (it != deep_waiters_.end()) deep_waiters_.erase(it);
+    }
+  }
+
   void break_pool(std::exception_ptr cause) {
     std::vector<detail::Task> pending;
     std::string reason;
@@ -349,7 +428,10 @@ class ThreadPoolExecutor final : public Executor, private detail::WorkHelper {
   // Guards the queue and the pool's bookkeeping; held for a few instructions at a time.
   mutable detail::SpinLock mutex_;
   detail::RingQueue<detail::Task> queue_;  // guarded by mutex_
-  std::atomic<std::size_t> queued_{0};     // queue_.size(), written under mutex_: for spinners
+  // Workers helping past max_help_depth, asleep until a submit or their futures wake them.
+  std::vector<detail::Parker*> deep_waiters_;  // guarded by mutex_
+  std::size_t deep_ = 0;  // guarded by mutex_: workers in help_wanted_until, not running a call
+  std::atomic<std::size_t> queued_{0};  // queue_.size(), written under mutex_: for spinners
   std::size_t spinning_ = 0;  // guarded by mutex_: workers watching queued_ before they sleep
   std::vector<detail::Parker*> idle_;  // guarded by mutex_: threads parked waiting for work
   std::deque<std::thread> threads_;    // guarded by mutex_; stable addresses

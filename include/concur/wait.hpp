@@ -34,6 +34,7 @@
 #include <iterator>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <ranges>
 #include <stdexcept>
 #include <string>
@@ -179,6 +180,8 @@ class StateIndex {
   // REQUIRES: state was inserted.
   std::size_t at(const StateBase* state) const { return find(state).index; }
 
+  bool contains(const StateBase* state) const { return find(state).state == state; }
+
  private:
   struct Entry {
     const StateBase* state = nullptr;
@@ -301,7 +304,16 @@ WaitResult<F> wait_impl(std::vector<F> futures, const Deadline& deadline, Return
       counter.count_done(state);
     }
   }
-  block_until([&] { return counter.satisfied(when, futures.size()); }, deadline);
+  // Looked up only by a worker whose helping nests deep (see WorkHelper): built then.
+  std::optional<StateIndex> awaited;
+  auto wanted = [&](const StateBase* queued) {
+    if (!awaited) {
+      awaited.emplace(registered.size());
+      for (std::size_t i = 0; i < registered.size(); ++i) awaited->insert(registered[i], i);
+    }
+    return awaited->contains(queued);
+  };
+  block_until([&] { return counter.satisfied(when, futures.size()); }, wanted, deadline);
   return split_done(futures);
 }
 
@@ -473,7 +485,10 @@ class AsCompleted {
       current_ = already_done_[next_already_done_++];
     } else {
       queue_->set_parker(&detail::this_thread_parker());
-      const bool ready = detail::block_until([this] { return queue_->has_ready(); }, deadline_);
+      const bool ready = detail::block_until(
+          [this] { return queue_->has_ready(); },
+          [this](const detail::StateBase* queued) { return position_.contains(queued); },
+          deadline_);
       queue_->set_parker(nullptr);
       if (!ready) {
         throw TimeoutError("concur::as_completed: " + std::to_string(remaining()) + " (of " +

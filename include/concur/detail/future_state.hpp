@@ -296,7 +296,8 @@ class StateBase {
       Parker* parker;
       ~Unregister() { state->remove_waiter(parker); }
     } unregister{this, &parker};
-    return block_until([this] { return done(); }, deadline);
+    return block_until([this] { return done(); },
+                       [this](const StateBase* queued) { return queued == this; }, deadline);
   }
 
   // Waits, then throws CancelledError or TimeoutError as the public calls document.

@@ -174,14 +174,36 @@ class ReadyRef {
   bool (*call_)(void*);
 };
 
+class StateBase;
+
+// A non-owning reference to a bool(const StateBase*) callable: "is this queued call's future
+// one of those the waiter waits for?".
+class WantedRef {
+ public:
+  template <class F>
+  explicit WantedRef(F& fn) noexcept
+      : object_(&fn), call_([](void* object, const StateBase* state) {
+          return static_cast<bool>((*static_cast<F*>(object))(state));
+        }) {}
+  bool operator()(const StateBase* state) const { return call_(object_, state); }
+
+ private:
+  void* object_;
+  bool (*call_)(void*, const StateBase*);
+};
+
 // A pool whose worker is the current thread: while that worker waits for a future, the pool
 // lends it queued work (help-while-waiting, like Taskflow's corun), so a task that submits to
-// its own pool and waits cannot deadlock it.
+// its own pool and waits cannot deadlock it. A call run that way may wait and help in turn, so
+// the pool bounds how deep helping nests: past the bound, a waiting worker runs only the calls
+// it waits for (wanted), which nest no deeper than the program's own chain of waits.
 class WorkHelper {
  public:
   // Runs the pool's queued tasks on this thread until ready() holds or the deadline passes.
-  // The caller has registered `parker` with whatever can make ready() true. Returns ready().
-  virtual bool help_until(Parker& parker, ReadyRef ready, const Deadline& deadline) = 0;
+  // The caller has registered `parker` with whatever can make ready() true; wanted(state) says
+  // whether a queued call's future is one of those. Returns ready().
+  virtual bool help_until(Parker& parker, ReadyRef ready, WantedRef wanted,
+                          const Deadline& deadline) = 0;
 
  protected:
   WorkHelper() = default;
@@ -197,14 +219,15 @@ inline WorkHelper*& current_helper() noexcept {
 }
 
 // Blocks the calling thread until ready() or the deadline; returns ready(). On a pool worker
-// the pool's queued tasks run meanwhile. REQUIRES: this_thread_parker() is registered with
-// everything that can make ready() true.
-template <class Ready>
-bool block_until(Ready&& ready, const Deadline& deadline) {
+// the pool's queued tasks run meanwhile; wanted(state) tells the futures waited for (see
+// WorkHelper). REQUIRES: this_thread_parker() is registered with everything that can make
+// ready() true.
+template <class Ready, class Wanted>
+bool block_until(Ready&& ready, Wanted&& wanted, const Deadline& deadline) {
   trampoline_drain();  // a hand-off queued on this thread may be what makes it ready
   Parker& parker = this_thread_parker();
   if (WorkHelper* helper = current_helper()) {
-    return helper->help_until(parker, ReadyRef(ready), deadline);
+    return helper->help_until(parker, ReadyRef(ready), WantedRef(wanted), deadline);
   }
   while (!ready()) {
     if (!parker.park_until(deadline)) return ready();

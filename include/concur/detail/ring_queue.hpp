@@ -15,7 +15,8 @@ namespace concur::detail {
 // std::deque allocates and frees a block every few dozen elements). Not thread-safe.
 template <class T>
 class RingQueue {
-  static_assert(std::is_nothrow_move_constructible_v<T>, "RingQueue moves elements when it grows");
+  static_assert(std::is_nothrow_move_constructible_v<T> && std::is_nothrow_move_assignable_v<T>,
+                "RingQueue moves elements when it grows or one is taken from the middle");
 
  public:
   RingQueue() = default;
@@ -48,6 +49,19 @@ class RingQueue {
     T* at = slot(head_ + size_ - 1);
     T out(std::move(*at));
     at->~T();
+    --size_;
+    return out;
+  }
+
+  // REQUIRES: i < size(). The element i places behind the front.
+  T& operator[](std::size_t i) noexcept { return *slot(head_ + i); }
+
+  // REQUIRES: i < size(). Takes out the element i places behind the front; the elements behind
+  // it move up one place, so the others keep their order.
+  T take(std::size_t i) noexcept {
+    T out(std::move(*slot(head_ + i)));
+    for (std::size_t j = i; j + 1 < size_; ++j) *slot(head_ + j) = std::move(*slot(head_ + j + 1));
+    slot(head_ + size_ - 1)->~T();
     --size_;
     return out;
   }
