@@ -14,7 +14,8 @@
  *     earlier wait of its thread (a Parker is thread_local and reused), and whose condition
  *     variable may wake once spuriously.
  *
- * Checked (tools/model.sh runs it):
+ * Checked (tools/model.sh runs it; NWAITERS, NCALLBACKS and SPURIOUS, the spurious wake-ups
+ * each condition variable may make, are -D flags; defaults 2, 1, 1):
  *   - assertions: the state is completed at most once (no double completion); a second
  *     completion attempt returns false; each callback runs exactly once, after the state is
  *     done; cancel() never succeeds once the state ran; a wait that returns true sees a done
@@ -43,7 +44,9 @@
  *     with every step of the others; so a block of the form "lock; guarded steps; at most one
  *     step the others can see (a store to StateBase::state_, an RMW of Parker::state_); guarded
  *     steps; unlock" (or a prefix or suffix of it) has the same behaviours as its steps one by
- *     one. Each block says what it holds.
+ *     one. Each block says what it holds. Two blocks also join a load and a store of
+ *     Parker::state_ by its owner; each says why that is safe (all another thread can do in
+ *     between is Parker::unpark's exchange, which then reads and writes `notified` either way).
  *
  * Mutants (-D flags; tools/model.sh --mutant expects spin to find an error in each):
  *   MUTANT_NO_RECHECK       the waiter does not look at the state after registering
@@ -260,7 +263,7 @@ proctype Producer() {
 }
 
 proctype Canceller() {
-  byte i; byte old; bool mine[NCALLBACKS]; bool ok;
+  byte i; byte old; bool mine[NCALLBACKS]; bool ok; bool settling;
   atomic {
     /* future_state.hpp: cancel, "std::lock_guard<std::mutex> lock(mutex_)", then
        "const FutureState s = state_.load(std::memory_order_relaxed)" */
@@ -285,11 +288,11 @@ proctype Canceller() {
        assert(completions == 1);
        fstate = CANCELLED;
        ok = true;
-       i = 1  /* settling */
+       settling = true
     fi
   };
   if
-  :: i == 1 ->
+  :: settling ->
      notify_waiters();
      /* future_state.hpp: cancel, end of the lock_guard; "on_cancelled()" (releases the call:
         nothing to model); "run_callbacks(self, callbacks)"; "return true" */

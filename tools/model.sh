@@ -62,6 +62,8 @@ status=0
 if [ -z "$mode" ]; then
   echo "==> spin: model/future.pml (safety: assertions, invalid end states)"
   search safety "" "-DSAFETY" "-m100000 -n" || status=1
+  echo "==> spin: model/future.pml with 1 waiter, 2 callbacks, 2 spurious wake-ups (safety)"
+  search safety-2cb "-DNWAITERS=1 -DNCALLBACKS=2 -DSPURIOUS=2" "-DSAFETY" "-m100000 -n" || status=1
   echo "==> spin: model/future.pml (non-progress cycles: every execution ends)"
   search cycles "" "-DNP" "-l -m100000 -n" || status=1
   [ $status -eq 0 ] && echo "==> model: OK ($((SECONDS - started)) s)" || echo "==> model: FAILED"
