@@ -138,7 +138,7 @@ std::string fault_task(int i, int plan) {
 }
 
 // What a future ended with.
-enum Seen : int {
+enum Seen : std::size_t {
   kSeenValue,
   kSeenThrow,
   kSeenHuge,
