@@ -174,9 +174,14 @@ class ProcessPoolExecutor final : public Executor {
       if (cancel_futures) {
         cancelled.swap(queue_);
         stop_running_ = true;
+        ++cancelling_;
       }
     }
-    for (detail::Task& task : cancelled) task.cancel();
+    if (cancel_futures) {
+      for (detail::Task& task : cancelled) task.cancel();
+      std::lock_guard<std::mutex> lock(mutex_);
+      --cancelling_;  // the manager may finish now (see finished())
+    }
     wake();
     if (wait) {
       std::lock_guard<std::mutex> join_lock(join_mutex_);
@@ -341,8 +346,13 @@ class ProcessPoolExecutor final : public Executor {
       terminating_ = true;
       cancelled.swap(queue_);
       pids = pids_;
+      ++cancelling_;
     }
     for (detail::Task& task : cancelled) task.cancel();
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      --cancelling_;
+    }
     for (const int pid : pids) static_cast<void>(::kill(pid, sig));
     wake();
   }
@@ -356,9 +366,16 @@ class ProcessPoolExecutor final : public Executor {
       break_pool("the pool's manager failed (" + detail::describe(std::current_exception()) + ")");
       fail_all_running("the pool's manager failed");
     }
-    // Workers see end of file and leave; then the fork server, which reaps them all.
+    // Workers see end of file and leave; then the fork server, which reaps them all. A worker
+    // stopped by SIGSTOP (a debugger, a job-control signal sent to the wrong pid) would never
+    // read that end of file, and the fork server would wait for it forever: SIGCONT first.
     for (auto& w : workers_) {
-      if (w->pid > 0 && (w->task || w->next)) static_cast<void>(::kill(w->pid, SIGKILL));
+      if (w->pid <= 0) continue;
+      if (w->task || w->next) {
+        static_cast<void>(::kill(w->pid, SIGKILL));
+      } else {
+        static_cast<void>(::kill(w->pid, SIGCONT));
+      }
     }
     workers_.clear();
     {
@@ -407,7 +424,9 @@ class ProcessPoolExecutor final : public Executor {
   bool finished() {
     {
       std::lock_guard<std::mutex> lock(mutex_);
-      if (!shutdown_ || !queue_.empty()) return false;
+      // cancelling_: a shutdown(_, true) in another thread still cancels the calls it took
+      // off the queue; a shutdown(true) returning now would leave them pending.
+      if (!shutdown_ || !queue_.empty() || cancelling_ != 0) return false;
     }
     return resend_.empty() && std::none_of(workers_.begin(), workers_.end(), [](const auto& w) {
              return w->task.has_value() || w->next.has_value();
@@ -561,10 +580,15 @@ class ProcessPoolExecutor final : public Executor {
       }
       if (h.kind != detail::posix::spawned) continue;
       if (h.id == 0 || !fd) {
-        const std::string why = std::error_code(h.aux, std::generic_category()).message();
+        // h.id != 0 without a descriptor: the worker started, but its socket was lost on the
+        // way (this process is out of descriptors); the worker sees end of file and leaves.
+        const std::string why =
+            h.id == 0 ? "the fork server's socketpair or fork failed: " +
+                            std::error_code(h.aux, std::generic_category()).message()
+                      : std::string("its socket could not be received (out of descriptors?)");
         if (std::none_of(workers_.begin(), workers_.end(),
                          [](const auto& w) { return !w->gone; })) {
-          break_pool("cannot start a worker process (fork: " + why + ")");
+          fail_unstartable("cannot start a worker process (" + why + ")");
         }
         return false;
       }
@@ -758,7 +782,9 @@ class ProcessPoolExecutor final : public Executor {
   void enforce_timeouts() {
     const auto now = detail::Clock::now();
     for (auto& w : workers_) {
-      if (w->task && w->deadline && !w->timed_out && w->stop_killed == 0 && !w->gone &&
+      // A gone worker too: its socket ended, but it has not exited (stopped by SIGSTOP after
+      // closing its socket, say); without this its call would wait for its status forever.
+      if (w->task && w->deadline && !w->timed_out && w->stop_killed == 0 && w->pid > 0 &&
           now >= *w->deadline) {
         w->timed_out = true;
         static_cast<void>(::kill(w->pid, SIGKILL));
@@ -882,6 +908,26 @@ class ProcessPoolExecutor final : public Executor {
     fail_all_running(reason);
   }
 
+  // No worker runs and none can start (fork or socketpair failed: EAGAIN, EMFILE, ENOMEM...):
+  // every call waiting for one fails now instead of waiting for a resource that may never come
+  // back. The pool is not broken: the next submit tries to start a worker again.
+  void fail_unstartable(const std::string& reason) {
+    std::deque<detail::Task> pending;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      pending.swap(queue_);
+    }
+    const auto error = std::make_exception_ptr(BrokenProcessPool(
+        "concur::ProcessPoolExecutor: " + reason +
+        "; the call did not run; the pool is not broken: later submits try again"));
+    for (detail::Task& task : resend_) task.fail(error);
+    resend_.clear();
+    for (detail::Task& task : pending) {
+      static_cast<void>(task.start());  // pending -> running -> finished; a cancelled one stays
+      static_cast<void>(task.fail(error));
+    }
+  }
+
   std::string broken_reason_copy() {
     std::lock_guard<std::mutex> lock(mutex_);
     return broken_reason_;
@@ -922,6 +968,7 @@ class ProcessPoolExecutor final : public Executor {
   std::vector<int> pids_;           // guarded by mutex_: live workers
   bool shutdown_ = false;           // guarded by mutex_
   bool stop_running_ = false;       // guarded by mutex_: shutdown(_, true) asks running calls
+  int cancelling_ = 0;              // guarded by mutex_: shutdowns cancelling what they took
   bool terminating_ = false;        // guarded by mutex_
   bool broken_ = false;             // guarded by mutex_
   std::string broken_reason_;       // guarded by mutex_

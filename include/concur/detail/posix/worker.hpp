@@ -211,14 +211,14 @@ inline void reap_workers(int control) {
 
 inline void spawn_worker(int control, int pipe_r, int pipe_w, const WorkerConfig& config) {
   int sv[2];
-  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
+  if (CONCUR_SYSCALL(socketpair)(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
     static_cast<void>(send_message(control, Header{spawned, errno, 0, 0}));
     return;
   }
   Fd pool_end(sv[0]);
   Fd worker_end(sv[1]);
   const pid_t server = ::getpid();
-  const pid_t pid = ::fork();
+  const pid_t pid = CONCUR_SYSCALL(fork)();
   if (pid == 0) {
     static_cast<void>(::close(control));
     static_cast<void>(::close(pipe_r));
@@ -238,7 +238,7 @@ inline void spawn_worker(int control, int pipe_r, int pipe_w, const WorkerConfig
 // The fork server's life. Never returns. `control` is its socket to the pool.
 [[noreturn]] inline void fork_server_main(int control, const WorkerConfig& config) {
   int p[2];
-  if (::pipe2(p, O_CLOEXEC | O_NONBLOCK) != 0) ::_exit(1);
+  if (CONCUR_SYSCALL(pipe2)(p, O_CLOEXEC | O_NONBLOCK) != 0) ::_exit(1);
   close_other_fds({control, p[0], p[1]});
   sigchld_pipe() = p[1];
   struct sigaction action {};

@@ -1,0 +1,334 @@
+// tests/fault/test_fault_syscall.cpp - descriptor and process exhaustion, injected through the
+// CONCUR_SYSCALL seam (detail/config.hpp).
+// Part of concur. SPDX-License-Identifier: MIT (see LICENSE).
+//
+// An executable of its own: it defines CONCUR_SYSCALL before any concur include, so that every
+// socketpair, pipe2 and fork the pool, its fork server and its workers make goes through the
+// wrappers below, which fail with a chosen errno while a fault is set (EMFILE, EAGAIN: root
+// ignores RLIMIT_NPROC, so running out of processes can only be injected). The switches live in
+// a shared anonymous mapping made before any pool forks, so that the test also reaches into the
+// fork server. Whatever fails, the pool reports a clear error, never hangs, leaks nothing, and
+// serves again once the fault is lifted. Tagged [fault][process]: the TSan builds skip it.
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstdlib>
+#include <new>
+
+namespace concur_fault {
+
+// Which processes a fault hits.
+enum Where : int { kNowhere = 0, kEverywhere = 1, kChildrenOnly = 2 };
+
+struct Switch {
+  std::atomic<int> where{kNowhere};
+  std::atomic<int> error{0};
+  std::atomic<int> failed{0};  // calls failed on purpose, in any process
+};
+
+struct Faults {
+  pid_t test_pid = 0;
+  Switch socketpair;
+  Switch pipe2;
+  Switch fork;
+};
+static_assert(std::atomic<int>::is_always_lock_free, "shared between processes");
+
+// Made at static initialisation, before any pool (and so any fork).
+inline Faults& faults() {
+  static Faults* const shared = [] {
+    void* memory =
+        ::mmap(nullptr, sizeof(Faults), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (memory == MAP_FAILED) std::abort();
+    auto* f = new (memory) Faults();
+    f->test_pid = ::getpid();
+    return f;
+  }();
+  return *shared;
+}
+inline const bool made_early = (faults(), true);
+
+// True (errno set) if s is on for this process.
+inline bool trips(Switch& s) {
+  const int where = s.where.load();
+  if (where == kNowhere || (where == kChildrenOnly && ::getpid() == faults().test_pid)) {
+    return false;
+  }
+  s.failed.fetch_add(1);
+  errno = s.error.load();
+  return true;
+}
+
+inline int socketpair(int domain, int type, int protocol, int sv[2]) {
+  return trips(faults().socketpair) ? -1 : ::socketpair(domain, type, protocol, sv);
+}
+inline int pipe2(int fds[2], int flags) {
+  return trips(faults().pipe2) ? -1 : ::pipe2(fds, flags);
+}
+inline pid_t fork() {
+  return trips(faults().fork) ? -1 : ::fork();
+}
+using ::close;
+using ::recv;
+using ::recvmsg;
+using ::send;
+using ::sendmsg;
+using ::sigqueue;
+
+// Sets a fault for the scope.
+class Fault {
+ public:
+  Fault(Switch& s, int where, int error) : s_(s) {
+    s_.error.store(error);
+    s_.failed.store(0);
+    s_.where.store(where);
+  }
+  Fault(const Fault&) = delete;
+  Fault& operator=(const Fault&) = delete;
+  ~Fault() { lift(); }
+  void lift() { s_.where.store(kNowhere); }
+  int failed() const { return s_.failed.load(); }
+
+ private:
+  Switch& s_;
+};
+
+}  // namespace concur_fault
+
+#define CONCUR_SYSCALL(name) ::concur_fault::name
+
+#include <concur/errors.hpp>
+#include <concur/future.hpp>
+#include <concur/process_pool.hpp>
+
+#include <chrono>
+#include <cstddef>
+#include <cstdio>
+#include <string>
+#include <system_error>
+#include <vector>
+
+#include "support/catch.hpp"
+#include "support/process.hpp"
+
+using namespace std::chrono_literals;
+using concur_fault::Fault;
+using concur_fault::faults;
+
+namespace {
+
+int square(int x) {
+  return x * x;
+}
+
+// What an exception says, for the checks on messages.
+std::string message_of(const std::exception_ptr& e) {
+  try {
+    std::rethrow_exception(e);
+  } catch (const std::exception& x) {
+    return x.what();
+  } catch (...) {
+    return "?";
+  }
+}
+
+// The pool serves: 20 calls from 2 workers.
+void check_serves(concur::ProcessPoolExecutor& pool) {
+  std::vector<concur::Future<int>> futures;
+  for (int i = 0; i < 20; ++i) futures.push_back(pool.submit(square, i));
+  for (int i = 0; i < 20; ++i) {
+    REQUIRE(futures[static_cast<std::size_t>(i)].wait_for(concur_test::kProcessLongWait));
+    CHECK(futures[static_cast<std::size_t>(i)].result() == i * i);
+  }
+}
+
+// Leaves nothing behind: the descriptor count and the process family of the test.
+class NoLeaks {
+ public:
+  NoLeaks() : fds_(concur_test::open_descriptor_count()), family_(concur_test::family()) {}
+  void check() const {
+    const concur_test::Family now = concur_test::family();
+    CHECK(concur_test::new_since(family_.descendants, now.descendants).empty());
+    CHECK(now.zombies.empty());
+    CHECK(concur_test::open_descriptor_count() == fds_);
+  }
+
+ private:
+  std::size_t fds_;
+  concur_test::Family family_;
+};
+
+void print_line(const char* what, int injected, const std::string& observed) {
+  std::printf("syscall fault: %-40s injected %3d  observed: %s\n", what, injected,
+              observed.c_str());
+  std::fflush(stdout);
+}
+
+}  // namespace
+
+TEST_CASE("socketpair, pipe2 or fork failing in the constructor throws std::system_error",
+          "[fault][process]") {
+  struct Case {
+    const char* name;
+    concur_fault::Switch* where;
+    int error;
+    const char* call;
+  };
+  const Case cases[] = {
+      {"socketpair EMFILE in the constructor", &faults().socketpair, EMFILE, "socketpair"},
+      {"pipe2 EMFILE in the constructor", &faults().pipe2, EMFILE, "pipe2"},
+      {"fork EAGAIN in the constructor", &faults().fork, EAGAIN, "fork"}};
+  for (const Case& c : cases) {
+    INFO(c.name);
+    const NoLeaks leaks;
+    {
+      Fault fault(*c.where, concur_fault::kEverywhere, c.error);
+      std::string observed = "no exception";
+      try {
+        concur::ProcessPoolExecutor pool(2);
+      } catch (const std::system_error& e) {
+        observed = e.what();
+        CHECK(e.code().value() == c.error);
+        CHECK_THAT(std::string(e.what()), concur_test::ContainsSubstring(c.call));
+      }
+      print_line(c.name, fault.failed(), "std::system_error: " + observed);
+      CHECK(fault.failed() == 1);
+      CHECK(observed != "no exception");
+    }
+    leaks.check();
+    concur::ProcessPoolExecutor pool(2);  // the fault is lifted: a pool starts and serves
+    check_serves(pool);
+  }
+}
+
+TEST_CASE("a real RLIMIT_NOFILE exhaustion makes the constructor throw EMFILE, then it serves",
+          "[fault][process]") {
+  const NoLeaks leaks;
+  rlimit saved{};
+  REQUIRE(::getrlimit(RLIMIT_NOFILE, &saved) == 0);
+  std::string observed = "no exception";
+  // UBSan checks the dynamic type of a std::system_error being built, and that check itself
+  // needs a descriptor the first time (a pipe, to probe memory): build one while there is room,
+  // so that the check is cached and does not fail under the limit below.
+  try {
+    throw std::system_error(EMFILE, std::generic_category(), "warm-up");
+  } catch (const std::system_error& e) {
+    CHECK(e.code().value() == EMFILE);
+  }
+  {
+    // Room for one more descriptor: the constructor's socketpair needs two.
+    rlimit tight = saved;
+    tight.rlim_cur = static_cast<rlim_t>(concur_test::open_descriptor_count());
+    REQUIRE(::setrlimit(RLIMIT_NOFILE, &tight) == 0);
+    int error = 0;
+    try {
+      concur::ProcessPoolExecutor pool(2);
+    } catch (const std::system_error& e) {
+      // The limit goes back first: UBSan's checks on `e` may need a descriptor themselves.
+      static_cast<void>(::setrlimit(RLIMIT_NOFILE, &saved));
+      observed = e.what();
+      error = e.code().value();
+    }
+    REQUIRE(::setrlimit(RLIMIT_NOFILE, &saved) == 0);
+    CHECK(error == EMFILE);
+  }
+  print_line("RLIMIT_NOFILE (real) in the constructor", 1, observed);
+  CHECK(observed != "no exception");
+  leaks.check();
+  concur::ProcessPoolExecutor pool(2);
+  check_serves(pool);
+}
+
+TEST_CASE("no worker can start: calls fail with BrokenProcessPool at once, then the pool serves",
+          "[fault][process]") {
+  struct Case {
+    const char* name;
+    concur_fault::Switch* where;
+    int error;
+  };
+  const Case cases[] = {{"fork EAGAIN in the fork server", &faults().fork, EAGAIN},
+                        {"socketpair EMFILE in the fork server", &faults().socketpair, EMFILE}};
+  for (const Case& c : cases) {
+    INFO(c.name);
+    const NoLeaks leaks;
+    {
+      concur::ProcessPoolExecutor pool(2);  // no worker yet: they start on demand
+      Fault fault(*c.where, concur_fault::kChildrenOnly, c.error);
+      std::vector<concur::Future<int>> futures;
+      for (int i = 0; i < 10; ++i) futures.push_back(pool.submit(square, i));
+      int broken = 0;
+      std::string observed;
+      for (auto& f : futures) {
+        REQUIRE(f.wait_for(concur_test::kProcessLongWait));  // never hangs
+        try {
+          static_cast<void>(f.result());
+        } catch (const concur::BrokenProcessPool& e) {
+          ++broken;
+          observed = e.what();
+        }
+      }
+      print_line(c.name, fault.failed(),
+                 std::to_string(broken) + " of 10 calls failed: " + observed);
+      CHECK(broken == 10);
+      CHECK(fault.failed() >= 1);
+      const std::string expected = std::error_code(c.error, std::generic_category()).message();
+      CHECK_THAT(observed, concur_test::ContainsSubstring(expected));
+      CHECK_THAT(observed, concur_test::ContainsSubstring("cannot start a worker process"));
+      fault.lift();
+      check_serves(pool);  // not broken: the next calls start a worker
+    }
+    leaks.check();
+  }
+}
+
+TEST_CASE("fork failing while a worker runs: calls wait for that worker and all succeed",
+          "[fault][process]") {
+  const NoLeaks leaks;
+  {
+    concur::ProcessPoolExecutor pool(2);
+    REQUIRE(pool.submit(square, 3).result() == 9);  // one worker runs
+    Fault fault(faults().fork, concur_fault::kChildrenOnly, EAGAIN);
+    std::vector<concur::Future<int>> futures;
+    for (int i = 0; i < 200; ++i) futures.push_back(pool.submit(square, i));
+    for (int i = 0; i < 200; ++i) {
+      REQUIRE(futures[static_cast<std::size_t>(i)].wait_for(concur_test::kProcessLongWait));
+      CHECK(futures[static_cast<std::size_t>(i)].result() == i * i);
+    }
+    print_line("fork EAGAIN with one worker alive", fault.failed(), "200 of 200 calls succeeded");
+    CHECK(pool.worker_pids().size() == 1);
+    fault.lift();
+    check_serves(pool);
+  }
+  leaks.check();
+}
+
+TEST_CASE("the fork server cannot make its pipe: the pool breaks, nothing hangs, a new one serves",
+          "[fault][process]") {
+  const NoLeaks leaks;
+  {
+    Fault fault(faults().pipe2, concur_fault::kChildrenOnly, EMFILE);
+    concur::ProcessPoolExecutor pool(2);  // its fork server exits at once
+    std::string observed = "no exception";
+    try {
+      concur::Future<int> f = pool.submit(square, 2);
+      REQUIRE(f.wait_for(concur_test::kProcessLongWait));
+      observed = message_of(f.exception());
+      CHECK_THROWS_AS(f.result(), concur::BrokenProcessPool);
+    } catch (const concur::BrokenProcessPool& e) {  // the pool noticed before submit
+      observed = e.what();
+    }
+    print_line("pipe2 EMFILE in the fork server", fault.failed(), observed);
+    CHECK(fault.failed() == 1);
+    CHECK_THROWS_AS(static_cast<void>(pool.submit(square, 2)), concur::BrokenProcessPool);
+  }
+  leaks.check();
+  concur::ProcessPoolExecutor pool(2);
+  check_serves(pool);
+}

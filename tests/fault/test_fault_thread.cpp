@@ -1,0 +1,319 @@
+// tests/fault/test_fault_thread.cpp - fault injection against ThreadPoolExecutor.
+// Part of concur. SPDX-License-Identifier: MIT (see LICENSE).
+//
+// Throwing tasks and throwing done-callbacks (DESIGN.md "Future": an exception escaping a
+// callback goes to the callback error handler and never reaches the executor or the other
+// callbacks), cancel storms from several threads, and shutdown from several threads at once
+// while others submit: every future ends exactly once, every callback runs exactly once, a
+// cancelled call never runs, nothing hangs. Tagged [fault] (these run under TSan too).
+#include <concur/errors.hpp>
+#include <concur/future.hpp>
+#include <concur/thread_pool.hpp>
+
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <cstdio>
+#include <exception>
+#include <memory>
+#include <mutex>
+#include <random>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "support/catch.hpp"
+
+using namespace std::chrono_literals;
+
+namespace {
+
+// Installs a callback error handler for the scope, then puts the previous one back.
+class CallbackErrors {
+ public:
+  CallbackErrors()
+      : previous_(concur::set_callback_error_handler([this](std::exception_ptr e) {
+          try {
+            std::rethrow_exception(e);
+          } catch (const std::logic_error&) {
+            logic_.fetch_add(1);
+          } catch (...) {
+            other_.fetch_add(1);
+          }
+        })) {}
+  CallbackErrors(const CallbackErrors&) = delete;
+  CallbackErrors& operator=(const CallbackErrors&) = delete;
+  ~CallbackErrors() { concur::set_callback_error_handler(std::move(previous_)); }
+
+  int logic_errors() const { return logic_.load(); }
+  int other_errors() const { return other_.load(); }
+
+ private:
+  std::atomic<int> logic_{0};
+  std::atomic<int> other_{0};
+  concur::FailureHandler previous_;
+};
+
+}  // namespace
+
+TEST_CASE("thread pool: throwing tasks and throwing done-callbacks end every future once",
+          "[fault]") {
+  constexpr int kTasks = 20000;
+  CallbackErrors errors;
+  std::vector<std::atomic<int>> first(kTasks);
+  std::vector<std::atomic<int>> second(kTasks);
+  std::vector<concur::Future<int>> futures;
+  futures.reserve(kTasks);
+  int planned_throws = 0;
+  int planned_callback_throws = 0;
+  {
+    concur::ThreadPoolExecutor pool(4);
+    for (int i = 0; i < kTasks; ++i) {
+      futures.push_back(pool.submit([i] {
+        if (i % 7 == 0) throw std::runtime_error("task " + std::to_string(i));
+        return i;
+      }));
+      // The first callback throws for every fifth call; the second must still run.
+      futures.back().add_done_callback([&first, i](const concur::Future<int>&) {
+        first[static_cast<std::size_t>(i)].fetch_add(1);
+        if (i % 5 == 0) throw std::logic_error("callback " + std::to_string(i));
+      });
+      futures.back().add_done_callback([&second, i](const concur::Future<int>& f) {
+        second[static_cast<std::size_t>(i)].fetch_add(1);
+        if (!f.done()) throw std::runtime_error("a callback saw its future not done");
+      });
+      planned_throws += i % 7 == 0 ? 1 : 0;
+      planned_callback_throws += i % 5 == 0 ? 1 : 0;
+    }
+    pool.shutdown(true);
+  }
+  int threw = 0;
+  int bad = 0;
+  for (int i = 0; i < kTasks; ++i) {
+    const auto& f = futures[static_cast<std::size_t>(i)];
+    REQUIRE(f.done());
+    if (f.exception()) {
+      ++threw;
+      bad += i % 7 == 0 ? 0 : 1;
+    } else {
+      bad += f.result() == i && i % 7 != 0 ? 0 : 1;
+    }
+    bad += first[static_cast<std::size_t>(i)].load() == 1 ? 0 : 1;
+    bad += second[static_cast<std::size_t>(i)].load() == 1 ? 0 : 1;
+  }
+  std::printf(
+      "thread pool faults: %d tasks; throwing tasks injected %d observed %d; throwing "
+      "callbacks injected %d observed %d\n",
+      kTasks, planned_throws, threw, planned_callback_throws, errors.logic_errors());
+  std::fflush(stdout);
+  CHECK(bad == 0);
+  CHECK(threw == planned_throws);
+  CHECK(errors.logic_errors() == planned_callback_throws);
+  CHECK(errors.other_errors() == 0);
+}
+
+TEST_CASE("thread pool: cancel storms from several threads end every future exactly once",
+          "[fault]") {
+  constexpr int kTasks = 20000;
+  constexpr int kSubmitters = 2;
+  constexpr int kCancellers = 3;
+  std::vector<concur::Future<int>> futures(kTasks);
+  std::vector<std::atomic<bool>> published(kTasks);
+  std::vector<std::atomic<int>> ran(kTasks);
+  std::vector<std::atomic<int>> callbacks(kTasks);
+  std::vector<std::atomic<int>> cancel_true(kTasks);
+  {
+    concur::ThreadPoolExecutor pool(3);
+    std::atomic<int> submitted{0};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < kSubmitters; ++t) {
+      threads.emplace_back([&, t] {
+        for (int i = t; i < kTasks; i += kSubmitters) {
+          const auto slot = static_cast<std::size_t>(i);
+          concur::Future<int> f = pool.submit([&ran, slot, i] {
+            ran[slot].fetch_add(1);
+            return i;
+          });
+          f.add_done_callback(
+              [&callbacks, slot](const concur::Future<int>&) { callbacks[slot].fetch_add(1); });
+          futures[slot] = std::move(f);
+          published[slot].store(true, std::memory_order_release);
+          submitted.fetch_add(1);
+        }
+      });
+    }
+    for (int c = 0; c < kCancellers; ++c) {
+      threads.emplace_back([&, c] {
+        std::mt19937 rng(static_cast<unsigned>(c) + 1U);
+        while (submitted.load() < kTasks) {
+          const auto slot = static_cast<std::size_t>(rng() % kTasks);
+          if (!published[slot].load(std::memory_order_acquire)) continue;
+          if (futures[slot].cancel()) cancel_true[slot].fetch_add(1);
+        }
+        // A last sweep over everything, racing the workers.
+        for (std::size_t slot = static_cast<std::size_t>(c); slot < kTasks; slot += kCancellers) {
+          if (futures[slot].cancel()) cancel_true[slot].fetch_add(1);
+        }
+      });
+    }
+    for (auto& t : threads) t.join();
+    pool.shutdown(true);
+  }
+  int cancelled = 0;
+  int finished = 0;
+  int bad = 0;
+  for (std::size_t slot = 0; slot < kTasks; ++slot) {
+    const auto& f = futures[slot];
+    REQUIRE(f.done());
+    bad += callbacks[slot].load() == 1 ? 0 : 1;
+    if (f.cancelled()) {
+      ++cancelled;
+      bad += ran[slot].load() == 0 && cancel_true[slot].load() >= 1 ? 0 : 1;
+    } else {
+      ++finished;
+      bad += ran[slot].load() == 1 && f.result() == static_cast<int>(slot) &&
+                     cancel_true[slot].load() == 0
+                 ? 0
+                 : 1;
+    }
+  }
+  std::printf("thread pool cancel storm: %d tasks, %d cancelled, %d finished\n", kTasks, cancelled,
+              finished);
+  std::fflush(stdout);
+  CHECK(bad == 0);
+  CHECK(cancelled + finished == kTasks);
+  CHECK(cancelled > 0);
+}
+
+TEST_CASE("thread pool: shutdown from several threads while others submit ends every future once",
+          "[fault]") {
+  // Each shutdown thread uses one of these (wait, cancel_futures) pairs.
+  constexpr std::array<std::array<bool, 2>, 4> kShutdowns{
+      {{true, false}, {false, true}, {true, true}, {false, false}}};
+  int cancelled_total = 0;
+  int early_total = 0;
+  for (int round = 0; round < 40; ++round) {
+    INFO("round " << round);
+    struct Entry {
+      int x;
+      concur::Future<int> future;
+      std::shared_ptr<std::atomic<int>> ran;
+      std::shared_ptr<std::atomic<int>> callbacks;
+    };
+    std::mutex mutex;
+    std::vector<Entry> submitted;  // guarded by mutex
+    std::atomic<int> total{0};
+    std::atomic<int> refused{0};
+    std::atomic<int> early_returns{0};  // a shutdown(wait=true) returned with a call pending
+    {
+      concur::ThreadPoolExecutor pool(3);
+      std::vector<std::thread> threads;
+      for (int t = 0; t < 3; ++t) {
+        threads.emplace_back([&, t] {
+          for (int i = 0; i < 2000; ++i) {
+            const int x = t * 10000 + i;
+            auto ran = std::make_shared<std::atomic<int>>(0);
+            auto callbacks = std::make_shared<std::atomic<int>>(0);
+            try {
+              concur::Future<int> f = pool.submit([ran, x] {
+                ran->fetch_add(1);
+                return x;
+              });
+              f.add_done_callback(
+                  [callbacks](const concur::Future<int>&) { callbacks->fetch_add(1); });
+              total.fetch_add(1);
+              std::lock_guard<std::mutex> lock(mutex);
+              submitted.push_back(Entry{x, std::move(f), ran, callbacks});
+            } catch (const concur::ShutdownError&) {
+              refused.fetch_add(1);
+              return;
+            }
+          }
+        });
+      }
+      for (std::size_t k = 0; k < kShutdowns.size(); ++k) {
+        threads.emplace_back([&, k] {
+          // Starts once enough calls are in, or once every submitter has stopped (an earlier
+          // shutdown refused it).
+          while (total.load() < 200 + static_cast<int>(k) * 50 && refused.load() < 3) {
+            std::this_thread::yield();
+          }
+          pool.shutdown(kShutdowns[k][0], kShutdowns[k][1]);
+          if (!kShutdowns[k][0]) return;
+          // shutdown(wait=true) returned: every call submitted so far has ended.
+          std::lock_guard<std::mutex> lock(mutex);
+          for (const Entry& e : submitted) {
+            if (!e.future.done()) early_returns.fetch_add(1);
+          }
+        });
+      }
+      for (auto& t : threads) t.join();
+      CHECK_THROWS_AS(pool.submit([] { return 0; }), concur::ShutdownError);
+    }
+    // Not checked here: a shutdown(wait=true) racing a shutdown(_, cancel_futures=true) may
+    // return before the calls the other one took off the queue are cancelled (see the
+    // [!mayfail] case below). Each call still ends exactly once.
+    early_total += early_returns.load();
+    int bad = 0;
+    for (const Entry& e : submitted) {
+      REQUIRE(e.future.done());
+      bad += e.callbacks->load() == 1 ? 0 : 1;
+      if (e.future.cancelled()) {
+        ++cancelled_total;
+        bad += e.ran->load() == 0 ? 0 : 1;
+      } else {
+        bad += e.ran->load() == 1 && e.future.result() == e.x ? 0 : 1;
+      }
+    }
+    CHECK(bad == 0);
+    CHECK(static_cast<int>(submitted.size()) == total.load());
+    CHECK(refused.load() <= 3);
+  }
+  std::printf(
+      "thread pool concurrent shutdown: 40 rounds, %d calls cancelled in all; %d seen "
+      "pending after a shutdown(wait=true) returned\n",
+      cancelled_total, early_total);
+  std::fflush(stdout);
+}
+
+// Known bug (ThreadPoolExecutor::shutdown): shutdown(_, cancel_futures=true) takes the queued
+// calls off the queue under the lock and cancels them after releasing it; a shutdown(true) in
+// another thread meanwhile joins the workers, which leave as soon as the queue is empty, and
+// returns while those calls are still pending. [!mayfail] until thread_pool.hpp is fixed.
+TEST_CASE("thread pool: shutdown(true) waits for a concurrent shutdown(cancel_futures) to cancel",
+          "[fault][!mayfail]") {
+  std::atomic<bool> gate{false};
+  std::atomic<bool> cancelling{false};
+  std::vector<concur::Future<int>> queued;
+  int pending_after_return = 0;
+  {
+    concur::ThreadPoolExecutor pool(1);
+    concur::Future<int> blocker = pool.submit([&gate] {
+      while (!gate.load()) std::this_thread::yield();
+      return 0;
+    });
+    while (!blocker.running()) std::this_thread::yield();  // the rest stays queued
+    for (int i = 0; i < 200; ++i) {
+      queued.push_back(pool.submit([i] { return i; }));
+      queued.back().add_done_callback([&cancelling](const concur::Future<int>& f) {
+        if (!f.cancelled()) return;
+        cancelling.store(true);
+        std::this_thread::sleep_for(1ms);  // a slow callback widens the window
+      });
+    }
+    std::thread canceller([&pool] { pool.shutdown(false, true); });
+    while (!cancelling.load()) std::this_thread::yield();
+    gate.store(true);
+    pool.shutdown(true);
+    for (const auto& f : queued) pending_after_return += f.done() ? 0 : 1;
+    canceller.join();
+    CHECK(blocker.result() == 0);
+  }
+  std::printf("thread pool: %d of 200 calls still pending when shutdown(true) returned\n",
+              pending_after_return);
+  std::fflush(stdout);
+  CHECK(pending_after_return == 0);
+}
