@@ -5,14 +5,17 @@
 #
 # Usage: bash tools/test.sh [step...]   (from any directory; no steps = all of them)
 # Steps: asan-gcc tsan-gcc asan-clang tsan-clang headers examples bench format fetch-content
-#        find-package
+#        find-package fuzz soak model
+# CONCUR_FUZZ_SECONDS (default 60) and CONCUR_SOAK_SECONDS (default 60) bound the fuzz and soak
+# steps.
 # Missing tools (Catch2, cmake, compilers, clang-format) are installed with apt-get when possible.
 set -euo pipefail
 shopt -s inherit_errexit
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 root=$(pwd)
-all_steps=(asan-gcc tsan-gcc asan-clang tsan-clang headers examples bench format fetch-content find-package)
+all_steps=(asan-gcc tsan-gcc asan-clang tsan-clang headers examples bench format fetch-content find-package
+           fuzz soak model)
 steps=("$@")
 [ ${#steps[@]} -gt 0 ] || steps=("${all_steps[@]}")
 for s in "${steps[@]}"; do
@@ -85,6 +88,13 @@ command -v clang-format >/dev/null || missing+=(clang-format)
 [ -e /usr/include/asio.hpp ] || missing+=(libasio-dev)
 [ -e /usr/include/tbb/tbb.h ] || [ -e /usr/include/oneapi/tbb.h ] || missing+=(libtbb-dev)
 [ -e /usr/include/thread_pool/thread_pool.hpp ] || missing+=(libthread-pool-dev)
+# Reliability steps: libFuzzer (clang's runtime) and the spin model checker.
+if wants fuzz; then
+  compgen -G "/usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-$(uname -m).a" >/dev/null ||
+    missing+=(libclang-rt-14-dev)
+fi
+if wants model; then command -v spin >/dev/null || missing+=(spin); fi
+if wants model; then command -v gcc >/dev/null || missing+=(gcc); fi
 if [ ${#missing[@]} -gt 0 ]; then
   if command -v apt-get >/dev/null; then
     sudo=()
@@ -208,6 +218,9 @@ wants bench         && run_step bench         bench_smoke
 wants format        && run_step format        check_format
 wants fetch-content && run_step fetch-content consumer_fetch_content
 wants find-package  && run_step find-package  consumer_find_package
+wants fuzz          && run_step fuzz          bash tools/fuzz.sh "${CONCUR_FUZZ_SECONDS:-60}"
+wants soak          && run_step soak          bash tools/soak.sh "${CONCUR_SOAK_SECONDS:-60}"
+wants model         && run_step model         bash tools/model.sh
 
 print_summary
 echo "tools/test.sh: all steps passed"

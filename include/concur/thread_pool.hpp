@@ -33,6 +33,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <condition_variable>
 #include <cstddef>
 #include <deque>
 #include <exception>
@@ -83,11 +84,10 @@ class ThreadPoolExecutor final : public Executor, private detail::WorkHelper {
     {
       std::lock_guard<detail::SpinLock> lock(mutex_);
       shutdown_ = true;
-      if (cancel_futures) cancelled = drain_locked();
+      if (cancel_futures) cancelled = take_all_locked();
       wake_all_idle_locked();
     }
-    for (detail::Task& task : cancelled) task.cancel();
-    cancelled.clear();
+    if (cancel_futures) settle(cancelled, [](detail::Task& task) { task.cancel(); });
     if (cancel_futures) stop_running_.request_stop();  // outside the lock: runs stop_callbacks
     if (wait) join_workers();
   }
@@ -400,12 +400,45 @@ class ThreadPoolExecutor final : public Executor, private detail::WorkHelper {
                          "); the pool is broken and runs nothing more: create a new pool";
       }
       reason = broken_reason_;
-      pending = drain_locked();
+      pending = take_all_locked();
       wake_all_idle_locked();
     }
-    for (detail::Task& task : pending) {
+    settle(pending, [&reason](detail::Task& task) {
       task.fail(std::make_exception_ptr(BrokenThreadPool("concur::ThreadPoolExecutor: " + reason)));
-    }
+    });
+  }
+
+  // REQUIRES: mutex_ held. Takes every queued call out to be ended by settle(): until it has,
+  // shutdown(wait=true) in any thread keeps waiting, as it would for a queued call.
+  std::vector<detail::Task> take_all_locked() {
+    std::vector<detail::Task> all = drain_locked();
+    std::lock_guard<std::mutex> lock(settle_mutex_);
+    ++settling_;
+    return all;
+  }
+
+  // Ends each call taken by take_all_locked(), outside mutex_ (that runs done-callbacks).
+  template <class End>
+  void settle(std::vector<detail::Task>& tasks, End end) noexcept {
+    SettlingHere here{this, settling_here()};
+    settling_here() = &here;
+    for (detail::Task& task : tasks) end(task);
+    tasks.clear();
+    settling_here() = here.outer;
+    std::lock_guard<std::mutex> lock(settle_mutex_);
+    --settling_;
+    settled_.notify_all();  // under the lock: a waiter that returns may destroy the pool
+  }
+
+  // The settle() calls running on this thread, innermost first: a done-callback run by one
+  // may call shutdown(true), which must not wait for the settle() it runs inside.
+  struct SettlingHere {
+    const ThreadPoolExecutor* pool;
+    SettlingHere* outer;
+  };
+  static SettlingHere*& settling_here() noexcept {
+    static thread_local SettlingHere* innermost = nullptr;
+    return innermost;
   }
 
   void join_workers() {
@@ -419,6 +452,12 @@ class ThreadPoolExecutor final : public Executor, private detail::WorkHelper {
     for (std::thread* t : threads) {
       if (t->joinable() && t->get_id() != std::this_thread::get_id()) t->join();
     }
+    std::size_t own = 0;
+    for (const SettlingHere* s = settling_here(); s != nullptr; s = s->outer) {
+      if (s->pool == this) ++own;
+    }
+    std::unique_lock<std::mutex> lock(settle_mutex_);
+    settled_.wait(lock, [&] { return settling_ <= own; });
   }
 
   const std::size_t max_workers_;
@@ -446,6 +485,9 @@ class ThreadPoolExecutor final : public Executor, private detail::WorkHelper {
   bool broken_ = false;             // guarded by mutex_
   std::string broken_reason_;       // guarded by mutex_
   std::mutex join_mutex_;           // serialises joining
+  std::mutex settle_mutex_;
+  std::condition_variable settled_;
+  std::size_t settling_ = 0;  // guarded by settle_mutex_: settle() calls not yet done
   // shutdown(_, true) requests stop on it; each running call that takes a token relays it.
   std::stop_source stop_running_;
 };
