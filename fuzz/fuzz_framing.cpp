@@ -85,7 +85,7 @@ void read_as_pool(int fd, std::size_t sent) {
   posix::Header h;
   while (posix::recv_frame(fd, h, payload, accepted, 1000) == posix::FrameStatus::ok) {
     check_frame(h, payload, accepted, sent);
-    if (payload.capacity() > 2 * sent + (std::size_t{64} << 10)) {
+    if (payload.capacity() > 2 * sent + (std::size_t{1} << 20)) {
       fail("recv_frame", "allocated far more than was sent");
     }
     concur::Reader r(payload);

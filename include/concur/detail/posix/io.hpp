@@ -130,7 +130,7 @@ enum Kind : std::uint32_t {
 // Every message is a Header and then `size` payload bytes. A reader trusts neither: the kind
 // must be one it expects, a kind without payload must have size 0, and no payload may exceed
 // max_payload_size (a Writer never builds a longer message). The payload buffer grows with
-// the bytes that actually arrive, never ahead of them by more than it already holds (or 64 KiB),
+// the bytes that actually arrive, never ahead of them by more than it already holds (or 1 MiB),
 // so a corrupt size cannot make the reader allocate much more than the peer really sent.
 
 // The most payload bytes one frame may carry: concur::max_message_size (1 GiB).
@@ -173,7 +173,7 @@ inline Recv recv_exact(int fd, std::byte* p, std::size_t size, int stall_ms) {
       if (errno == ECONNRESET) return Recv::gone;
       if (errno == EAGAIN || errno == EWOULDBLOCK) {
         pollfd pfd{fd, POLLIN, 0};
-        const int rc = CONCUR_SYSCALL(poll)(&pfd, 1, stall_ms);
+        const int rc = ::poll(&pfd, 1, stall_ms);  // as the manager's poll: not a fault seam
         if (rc == 0) return Recv::stalled;
         if (rc < 0 && errno != EINTR) throw_errno(errno, "concur: poll a worker process's socket");
         continue;
@@ -203,7 +203,7 @@ inline FrameStatus recv_frame(int fd, Header& h, std::vector<std::byte>& payload
   if (r != io_detail::Recv::ok) return io_detail::to_status(r);
   if (!header_valid(h, accepted)) return FrameStatus::malformed;
   const auto size = static_cast<std::size_t>(h.size);
-  constexpr std::size_t first_step = std::size_t{64} << 10;
+  constexpr std::size_t first_step = std::size_t{1} << 20;  // most replies: one step
   while (payload.size() < size) {
     const std::size_t got = payload.size();
     const std::size_t step = std::min(size - got, std::max(got, first_step));
