@@ -22,7 +22,10 @@
 //   };
 //
 // Guarantees: decoding never reads out of bounds; truncated or corrupt input throws CodecError;
-// a length prefix larger than the bytes that remain is refused before anything is allocated.
+// a length prefix larger than the bytes that remain is refused before anything is allocated,
+// and what one message decodes to stays proportional to its size (elements that take no bytes,
+// like std::monostate, count against a budget per Reader). One message holds at most
+// max_message_size bytes: a Writer refuses to grow past it.
 // Bytes are in the machine's own byte order: both ends are the same program on the same kind
 // of machine.
 
@@ -80,13 +83,19 @@ template <class T>
 template <class T>
 inline constexpr bool has_codec_v = detail::has_codec<T>;
 
+/// The most bytes one encoded message (a call with its arguments, or a result) may hold: 1 GiB.
+/// Writer::write_bytes and Writer::write_raw throw CodecError rather than grow past it, and a
+/// process pool treats a longer frame on its sockets as corrupt.
+inline constexpr std::size_t max_message_size = std::size_t{1} << 30;
+
 /// Appends bytes to a growing buffer.
 class Writer {
  public:
   Writer() = default;
 
-  /// Appends raw bytes.
+  /// Appends raw bytes. Throws CodecError if the message would exceed max_message_size.
   void write_bytes(std::span<const std::byte> bytes) {
+    reserve_more(bytes.size());
     buffer_.insert(buffer_.end(), bytes.begin(), bytes.end());
   }
 
@@ -110,6 +119,7 @@ class Writer {
   template <class U>
   void write_raw(const U& value) {
     static_assert(std::is_trivially_copyable_v<U>);
+    reserve_more(sizeof(U));
     const std::size_t at = buffer_.size();
     buffer_.resize(at + sizeof(U));
     std::memcpy(buffer_.data() + at, &value, sizeof(U));
@@ -119,15 +129,29 @@ class Writer {
   void write_size(std::size_t n) { write_raw(static_cast<std::uint64_t>(n)); }
 
  private:
+  // Refuses to grow past max_message_size: the receiving end would take it for corruption.
+  void reserve_more(std::size_t n) const {
+    if (n > max_message_size - buffer_.size()) {
+      throw CodecError("concur::Writer: the message would exceed concur::max_message_size (" +
+                       std::to_string(max_message_size) +
+                       " bytes): " + std::to_string(buffer_.size()) + " written, " +
+                       std::to_string(n) + " more to write");
+    }
+  }
+
   std::vector<std::byte> buffer_;
 };
 
 /// Reads bytes from a span, checking every length against what remains.
 class Reader {
  public:
-  /// The most elements of a type that encodes as no bytes (std::monostate...) one container
-  /// may hold when decoded.
+  /// The most elements of types that encode as no bytes (std::monostate, std::tuple<>) that
+  /// the containers of one message may hold together when decoded. A budget for the whole
+  /// Reader, not a cap per container: nested containers must not multiply it. An element of a
+  /// node-based container (list, set, map and their unordered kin) costs node_cost of it: it
+  /// takes a heap node of its own (and a set or map of such keys holds one at most anyway).
   static constexpr std::uint64_t max_empty_elements = std::uint64_t{1} << 24;
+  static constexpr std::uint64_t node_cost = 32;
 
   explicit Reader(std::span<const std::byte> data) noexcept : data_(data) {}
 
@@ -167,13 +191,22 @@ class Reader {
 
   // A count of elements, refused when the bytes that remain cannot hold that many elements of
   // at least min_element_size bytes each, so a corrupt prefix cannot make us allocate. Elements
-  // that may encode as no bytes at all (std::monostate, std::tuple<>) are capped at
-  // max_empty_elements instead.
-  std::size_t read_count(const char* type, std::size_t min_element_size = 1) {
+  // that may encode as no bytes at all (std::monostate, std::tuple<>) are taken from the
+  // budget of max_empty_elements this Reader has for the whole message instead, each at
+  // empty_cost (1, or node_cost for a node-based container).
+  std::size_t read_count(const char* type, std::size_t min_element_size = 1,
+                         std::uint64_t empty_cost = 1) {
     const auto n = read_raw<std::uint64_t>();
-    const bool too_many =
-        min_element_size == 0 ? n > max_empty_elements : n > remaining() / min_element_size;
-    if (too_many) {
+    if (min_element_size == 0) {
+      if (n > empty_budget_ / empty_cost) {
+        throw CodecError(std::string("concur::Codec<") + type + ">::decode: a length prefix of " +
+                         std::to_string(n) + " exceeds the " +
+                         std::to_string(empty_budget_ / empty_cost) +
+                         " elements of no bytes this message may still hold "
+                         "(concur::Reader::max_empty_elements): the message is corrupt");
+      }
+      empty_budget_ -= n * empty_cost;
+    } else if (n > remaining() / min_element_size) {
       throw CodecError(std::string("concur::Codec<") + type + ">::decode: a length prefix of " +
                        std::to_string(n) + " does not fit the " + std::to_string(remaining()) +
                        " bytes left: the message is corrupt or truncated");
@@ -184,6 +217,7 @@ class Reader {
  private:
   std::span<const std::byte> data_;
   std::size_t position_ = 0;
+  std::uint64_t empty_budget_ = max_empty_elements;  // see read_count
 };
 
 namespace detail {
@@ -229,9 +263,10 @@ void encode_sequence(Writer& w, const C& items) {
   for (const auto& item : items) w.write(item);
 }
 
-template <class T, class C>
+// A sequence read element by element; node: C allocates one node per element.
+template <class T, class C, bool Node>
 C decode_sequence(Reader& r, const char* type) {
-  const std::size_t n = r.read_count(type, min_encoded_size<T>());
+  const std::size_t n = r.read_count(type, min_encoded_size<T>(), Node ? Reader::node_cost : 1);
   C out;
   for (std::size_t i = 0; i < n; ++i) out.insert(out.end(), r.read<T>());
   return out;
@@ -334,7 +369,7 @@ requires detail::has_codec<T>
 struct Codec<std::deque<T, A>> {
   static void encode(Writer& w, const std::deque<T, A>& d) { detail::encode_sequence(w, d); }
   static std::deque<T, A> decode(Reader& r) {
-    return detail::decode_sequence<T, std::deque<T, A>>(r, "std::deque");
+    return detail::decode_sequence<T, std::deque<T, A>, false>(r, "std::deque");
   }
 };
 
@@ -343,7 +378,7 @@ requires detail::has_codec<T>
 struct Codec<std::list<T, A>> {
   static void encode(Writer& w, const std::list<T, A>& l) { detail::encode_sequence(w, l); }
   static std::list<T, A> decode(Reader& r) {
-    return detail::decode_sequence<T, std::list<T, A>>(r, "std::list");
+    return detail::decode_sequence<T, std::list<T, A>, true>(r, "std::list");
   }
 };
 
@@ -352,7 +387,7 @@ requires detail::has_codec<K>
 struct Codec<std::set<K, C, A>> {
   static void encode(Writer& w, const std::set<K, C, A>& s) { detail::encode_sequence(w, s); }
   static std::set<K, C, A> decode(Reader& r) {
-    return detail::decode_sequence<K, std::set<K, C, A>>(r, "std::set");
+    return detail::decode_sequence<K, std::set<K, C, A>, true>(r, "std::set");
   }
 };
 
@@ -363,7 +398,8 @@ struct Codec<std::unordered_set<K, H, E, A>> {
     detail::encode_sequence(w, s);
   }
   static std::unordered_set<K, H, E, A> decode(Reader& r) {
-    return detail::decode_sequence<K, std::unordered_set<K, H, E, A>>(r, "std::unordered_set");
+    return detail::decode_sequence<K, std::unordered_set<K, H, E, A>, true>(r,
+                                                                            "std::unordered_set");
   }
 };
 
@@ -377,7 +413,8 @@ requires(detail::has_codec<K>&& detail::has_codec<V>) struct Codec<std::map<K, V
     }
   }
   static std::map<K, V, C, A> decode(Reader& r) {
-    const std::size_t n = r.read_count("std::map", detail::min_encoded_size<std::pair<K, V>>());
+    const std::size_t n =
+        r.read_count("std::map", detail::min_encoded_size<std::pair<K, V>>(), Reader::node_cost);
     std::map<K, V, C, A> out;
     for (std::size_t i = 0; i < n; ++i) {
       K k = r.read<K>();
@@ -398,8 +435,8 @@ requires(
     }
   }
   static std::unordered_map<K, V, H, E, A> decode(Reader& r) {
-    const std::size_t n =
-        r.read_count("std::unordered_map", detail::min_encoded_size<std::pair<K, V>>());
+    const std::size_t n = r.read_count(
+        "std::unordered_map", detail::min_encoded_size<std::pair<K, V>>(), Reader::node_cost);
     std::unordered_map<K, V, H, E, A> out;
     out.reserve(n);
     for (std::size_t i = 0; i < n; ++i) {

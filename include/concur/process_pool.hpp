@@ -610,17 +610,33 @@ class ProcessPoolExecutor final : public Executor {
     if (!detail::posix::recv_with_fd(control_.get(), h, fd)) {
       throw std::runtime_error("the fork server is gone");
     }
+    using detail::posix::kind_bit;
+    if (!detail::posix::header_valid(
+            h, kind_bit(detail::posix::exited) | kind_bit(detail::posix::spawned))) {
+      throw std::runtime_error("the fork server sent a corrupt message (kind " +
+                               std::to_string(h.kind) + ", size " + std::to_string(h.size) + ")");
+    }
     if (h.kind == detail::posix::exited) worker_exited(static_cast<int>(h.id), h.aux);
   }
 
   void read_worker(Worker& w) {
+    using detail::posix::kind_bit;
+    // How long a worker may go silent in the middle of a reply before it counts as corrupt.
+    constexpr int reply_stall_ms = 30000;
     detail::posix::Header h;
-    if (!detail::posix::recv_all(w.fd.get(), &h, sizeof h)) {
-      worker_gone(w);
-      return;
+    std::vector<std::byte> payload;
+    const detail::posix::FrameStatus status =
+        detail::posix::recv_frame(w.fd.get(), h, payload,
+                                  kind_bit(detail::posix::result) | kind_bit(detail::posix::ready) |
+                                      kind_bit(detail::posix::init_failed),
+                                  reply_stall_ms);
+    if (status == detail::posix::FrameStatus::malformed && exit_status_.count(w.pid) == 0) {
+      // Its memory is corrupt, or it is not ours to trust: it goes the way of a worker that
+      // died (its call fails as a crash and a new worker takes its place). Not yet reaped, so
+      // the pid is still its own.
+      static_cast<void>(::kill(w.pid, SIGKILL));
     }
-    std::vector<std::byte> payload(static_cast<std::size_t>(h.size));
-    if (!payload.empty() && !detail::posix::recv_all(w.fd.get(), payload.data(), payload.size())) {
+    if (status != detail::posix::FrameStatus::ok) {
       worker_gone(w);
       return;
     }

@@ -64,6 +64,13 @@ F decode_callable(Reader& r) {
   }
 }
 
+// A pointer travels as its value; an empty callable as no bytes at all (so decoding counts
+// vectors of those against Reader::max_empty_elements, not against the bytes left).
+template <class F>
+struct MinSize<Shipped<F>> {
+  static constexpr std::size_t value = std::is_pointer_v<F> ? sizeof(std::uintptr_t) : 0;
+};
+
 // ---- exceptions as bytes -------------------------------------------------------------------
 
 enum class ErrorKind : std::uint8_t {

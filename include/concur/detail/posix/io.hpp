@@ -2,13 +2,17 @@
 // Part of concur. SPDX-License-Identifier: MIT (see LICENSE).
 #pragma once
 
+#include <concur/codec.hpp>
+
 #include <concur/detail/config.hpp>
 
 #include <fcntl.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/types.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstddef>
 #include <cstdint>
@@ -120,6 +124,95 @@ enum Kind : std::uint32_t {
   spawned = 11,     // fork server -> pool: worker `id` started; its socket is attached
   exited = 12,      // fork server -> pool: worker `id` ended with wait status `aux`
 };
+
+// ---- frames --------------------------------------------------------------------------------
+//
+// Every message is a Header and then `size` payload bytes. A reader trusts neither: the kind
+// must be one it expects, a kind without payload must have size 0, and no payload may exceed
+// max_payload_size (a Writer never builds a longer message). The payload buffer grows with
+// the bytes that actually arrive, never ahead of them by more than it already holds (or 1 MiB),
+// so a corrupt size cannot make the reader allocate much more than the peer really sent.
+
+// The most payload bytes one frame may carry: concur::max_message_size (1 GiB).
+inline constexpr std::uint64_t max_payload_size = max_message_size;
+
+// Kinds as a set: kind_bit(result) | kind_bit(ready).
+constexpr std::uint64_t kind_bit(Kind k) noexcept {
+  return std::uint64_t{1} << static_cast<std::uint32_t>(k);
+}
+
+// Whether a frame of this kind carries a payload.
+constexpr bool kind_has_payload(std::uint32_t kind) noexcept {
+  return kind == call || kind == result || kind == init_failed;
+}
+
+enum class FrameStatus {
+  ok,         // a whole frame of an accepted kind arrived
+  peer_gone,  // end of file or a reset connection, before or inside the frame
+  malformed,  // an unexpected kind, a size out of range, or the peer stalled inside the frame
+};
+
+// Whether h may start a frame of one of the `accepted` kinds (see kind_bit).
+inline bool header_valid(const Header& h, std::uint64_t accepted) noexcept {
+  if (h.kind >= 64 || (accepted & (std::uint64_t{1} << h.kind)) == 0) return false;
+  return kind_has_payload(h.kind) ? h.size <= max_payload_size : h.size == 0;
+}
+
+namespace io_detail {
+enum class Recv { ok, gone, stalled };
+
+// Reads exactly size bytes. stall_ms < 0: blocks as long as it takes. Otherwise gives up
+// (stalled) once no byte has come for stall_ms milliseconds; the first recv does not wait, so
+// data already there costs no extra system call.
+inline Recv recv_exact(int fd, std::byte* p, std::size_t size, int stall_ms) {
+  while (size > 0) {
+    const ssize_t n = CONCUR_SYSCALL(recv)(fd, p, size, stall_ms < 0 ? 0 : MSG_DONTWAIT);
+    if (n == 0) return Recv::gone;
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (errno == ECONNRESET) return Recv::gone;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        pollfd pfd{fd, POLLIN, 0};
+        const int rc = ::poll(&pfd, 1, stall_ms);  // as the manager's poll: not a fault seam
+        if (rc == 0) return Recv::stalled;
+        if (rc < 0 && errno != EINTR) throw_errno(errno, "concur: poll a worker process's socket");
+        continue;
+      }
+      throw_errno(errno, "concur: receive from a worker process");
+    }
+    p += n;
+    size -= static_cast<std::size_t>(n);
+  }
+  return Recv::ok;
+}
+
+inline FrameStatus to_status(Recv r) noexcept {
+  return r == Recv::gone ? FrameStatus::peer_gone : FrameStatus::malformed;
+}
+}  // namespace io_detail
+
+// Reads one frame into h and payload (resized to h.size; its capacity is reused). `accepted`:
+// the kinds this end may receive (see kind_bit). stall_ms: how long the peer may go silent in
+// the middle of a frame before the frame counts as malformed; < 0 waits forever. Throws
+// std::system_error only on an unexpected socket error.
+inline FrameStatus recv_frame(int fd, Header& h, std::vector<std::byte>& payload,
+                              std::uint64_t accepted, int stall_ms = -1) {
+  payload.clear();
+  io_detail::Recv r =
+      io_detail::recv_exact(fd, reinterpret_cast<std::byte*>(&h), sizeof h, stall_ms);
+  if (r != io_detail::Recv::ok) return io_detail::to_status(r);
+  if (!header_valid(h, accepted)) return FrameStatus::malformed;
+  const auto size = static_cast<std::size_t>(h.size);
+  constexpr std::size_t first_step = std::size_t{1} << 20;  // most replies: one step
+  while (payload.size() < size) {
+    const std::size_t got = payload.size();
+    const std::size_t step = std::min(size - got, std::max(got, first_step));
+    payload.resize(got + step);
+    r = io_detail::recv_exact(fd, payload.data() + got, step, stall_ms);
+    if (r != io_detail::Recv::ok) return io_detail::to_status(r);
+  }
+  return FrameStatus::ok;
+}
 
 // Flags in the `aux` of a call message.
 enum CallFlag : std::int32_t {

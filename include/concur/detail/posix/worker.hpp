@@ -116,9 +116,8 @@ inline void reset_signals_for_worker() {
   std::vector<std::byte> message;
   while (true) {
     Header h;
-    if (!recv_all(fd, &h, sizeof h) || h.kind != call) break;
-    message.resize(h.size);
-    if (!recv_all(fd, message.data(), message.size())) break;
+    // Anything but a whole call frame (the pool is gone, or the stream is corrupt) ends us.
+    if (recv_frame(fd, h, message, kind_bit(call)) != FrameStatus::ok) break;
     Writer out;
     remote_stop.call_id = static_cast<std::uintptr_t>(h.id);
     if ((h.aux & call_stop_requested) != 0) remote_stop_request(remote_stop.call_id);
