@@ -5,7 +5,7 @@
 // The first input byte picks whose side of a socket is read; the rest is written into a Unix
 // socket pair, whose writing end is then shut down, and read back frame by frame exactly as
 // that side reads it:
-//   0  the pool reading a worker (recv_frame: result, ready, init_failed), decoding each
+//   0  the pool reading a worker (FrameReader: result, ready, init_failed), decoding each
 //      result as the reply of a call (the frame's id picks the call's return type) and each
 //      init_failed as the initializer's exception, as read_worker() does;
 //   1  a worker reading the pool (recv_frame: call); the call itself is not run (a call
@@ -32,6 +32,7 @@
 #include <exception>
 #include <map>
 #include <memory>
+#include <optional>
 #include <span>
 #include <stdexcept>
 #include <string>
@@ -81,12 +82,17 @@ void check_frame(const posix::Header& h, const Bytes& payload, std::uint64_t acc
 void read_as_pool(int fd, std::size_t sent) {
   const std::uint64_t accepted = posix::kind_bit(posix::result) | posix::kind_bit(posix::ready) |
                                  posix::kind_bit(posix::init_failed);
-  Bytes payload;
-  posix::Header h;
-  while (posix::recv_frame(fd, h, payload, accepted, 1000) == posix::FrameStatus::ok) {
+  posix::FrameReader reader(accepted);
+  while (true) {
+    // Everything was sent and the writing end shut: a frame is never left incomplete.
+    const std::optional<posix::FrameStatus> status = reader.read_some(fd);
+    if (!status) fail("FrameReader", "incomplete frame after the peer shut its end");
+    if (*status != posix::FrameStatus::ok) break;
+    const posix::Header h = reader.header();
+    const Bytes& payload = reader.payload();
     check_frame(h, payload, accepted, sent);
     if (payload.capacity() > 2 * sent + (std::size_t{1} << 20)) {
-      fail("recv_frame", "allocated far more than was sent");
+      fail("FrameReader", "allocated far more than was sent");
     }
     concur::Reader r(payload);
     if (h.kind == posix::result) {

@@ -17,9 +17,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <list>
 #include <optional>
 #include <thread>
@@ -61,6 +63,57 @@ TEST_CASE("recv_frame reads whole frames, then reports the peer gone", "[framing
   CHECK(got == payload);
   CHECK(posix::recv_frame(in.get(), h, got, pool_kinds) == posix::FrameStatus::peer_gone);
   writer.join();
+}
+
+// The pool's manager reads workers with FrameReader: only what has arrived, never waiting.
+TEST_CASE("FrameReader assembles frames sent a few bytes at a time and never waits", "[framing]") {
+  auto [in, out] = posix::socket_pair();
+  posix::FrameReader reader(pool_kinds);
+  CHECK_FALSE(reader.read_some(in.get()).has_value());  // nothing there: returns at once
+
+  const std::vector<std::byte> payload(100, std::byte{9});
+  const posix::Header h{posix::result, 0, 42, payload.size()};
+  std::vector<std::byte> stream(sizeof h);
+  std::memcpy(stream.data(), &h, sizeof h);
+  stream.insert(stream.end(), payload.begin(), payload.end());
+  const posix::Header ready{posix::ready, 0, 0, 0};
+  const auto* r = reinterpret_cast<const std::byte*>(&ready);
+  stream.insert(stream.end(), r, r + sizeof ready);
+
+  // 7 bytes at a time: the header and the payload arrive in pieces.
+  std::size_t sent = 0;
+  int frames = 0;
+  while (sent < stream.size()) {
+    const std::size_t n = std::min<std::size_t>(7, stream.size() - sent);
+    REQUIRE(posix::send_all(out.get(), stream.data() + sent, n));
+    sent += n;
+    while (const std::optional<posix::FrameStatus> status = reader.read_some(in.get())) {
+      REQUIRE(*status == posix::FrameStatus::ok);
+      if (++frames == 1) {
+        CHECK(reader.header().kind == posix::result);
+        CHECK(reader.header().id == 42);
+        CHECK(reader.payload() == payload);
+      } else {
+        CHECK(reader.header().kind == posix::ready);
+      }
+    }
+  }
+  CHECK(frames == 2);
+  // Half a header, then end of file: the peer is gone (seen in the same call).
+  REQUIRE(posix::send_all(out.get(), &h, sizeof h / 2));
+  ::shutdown(out.get(), SHUT_WR);
+  CHECK(reader.read_some(in.get()) == std::optional(posix::FrameStatus::peer_gone));
+}
+
+TEST_CASE("FrameReader refuses a corrupt header before its payload", "[framing]") {
+  auto [in, out] = posix::socket_pair();
+  posix::FrameReader reader(pool_kinds);
+  write_header(out.get(), posix::Header{posix::call, 0, 0, 0});  // a kind the pool never gets
+  CHECK(reader.read_some(in.get()) == std::optional(posix::FrameStatus::malformed));
+  posix::FrameReader sized(pool_kinds);
+  auto [in2, out2] = posix::socket_pair();
+  write_header(out2.get(), posix::Header{posix::result, 0, 1, posix::max_payload_size + 1});
+  CHECK(sized.read_some(in2.get()) == std::optional(posix::FrameStatus::malformed));
 }
 
 TEST_CASE("recv_frame reports a frame cut short as the peer gone", "[framing]") {

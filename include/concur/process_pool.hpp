@@ -295,6 +295,9 @@ class ProcessPoolExecutor final : public Executor {
   struct Worker {
     int pid = 0;
     detail::posix::Fd fd;
+    detail::posix::FrameReader reader{detail::posix::kind_bit(detail::posix::result) |
+                                      detail::posix::kind_bit(detail::posix::ready) |
+                                      detail::posix::kind_bit(detail::posix::init_failed)};
     bool ready = false;                // its initializer ran
     std::optional<detail::Task> task;  // the call it runs
     std::uint64_t call_id = 0;
@@ -619,27 +622,24 @@ class ProcessPoolExecutor final : public Executor {
     if (h.kind == detail::posix::exited) worker_exited(static_cast<int>(h.id), h.aux);
   }
 
+  // Reads what a worker has sent so far; acts once a whole frame is in. Never waits for the
+  // rest of a frame: a worker stopped half-way through a reply holds up no other worker, and
+  // its task_timeout still fires.
   void read_worker(Worker& w) {
-    using detail::posix::kind_bit;
-    // How long a worker may go silent in the middle of a reply before it counts as corrupt.
-    constexpr int reply_stall_ms = 30000;
-    detail::posix::Header h;
-    std::vector<std::byte> payload;
-    const detail::posix::FrameStatus status =
-        detail::posix::recv_frame(w.fd.get(), h, payload,
-                                  kind_bit(detail::posix::result) | kind_bit(detail::posix::ready) |
-                                      kind_bit(detail::posix::init_failed),
-                                  reply_stall_ms);
-    if (status == detail::posix::FrameStatus::malformed && exit_status_.count(w.pid) == 0) {
+    const std::optional<detail::posix::FrameStatus> status = w.reader.read_some(w.fd.get());
+    if (!status) return;  // the rest of the frame comes later
+    if (*status == detail::posix::FrameStatus::malformed && exit_status_.count(w.pid) == 0) {
       // Its memory is corrupt, or it is not ours to trust: it goes the way of a worker that
       // died (its call fails as a crash and a new worker takes its place). Not yet reaped, so
       // the pid is still its own.
       static_cast<void>(::kill(w.pid, SIGKILL));
     }
-    if (status != detail::posix::FrameStatus::ok) {
+    if (*status != detail::posix::FrameStatus::ok) {
       worker_gone(w);
       return;
     }
+    const detail::posix::Header h = w.reader.header();
+    const std::vector<std::byte> payload = std::move(w.reader.payload());
     switch (h.kind) {
       case detail::posix::ready:
         w.ready = true;

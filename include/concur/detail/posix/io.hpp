@@ -17,6 +17,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <optional>
 #include <span>
 #include <system_error>
 #include <utility>
@@ -213,6 +214,80 @@ inline FrameStatus recv_frame(int fd, Header& h, std::vector<std::byte>& payload
   }
   return FrameStatus::ok;
 }
+
+// Reads frames a piece at a time, for a reader that serves several peers from one poll() loop:
+// read_some() takes only the bytes already there and never waits, so a peer stopped (or just
+// descheduled) half-way through a frame holds up nobody else. Checks frames as recv_frame does.
+class FrameReader {
+ public:
+  explicit FrameReader(std::uint64_t accepted) noexcept : accepted_(accepted) {}
+
+  // Reads what has arrived on fd. ok: a whole frame is in header() and payload(), until the
+  // next call; nullopt: the frame is not complete yet (call again once fd is readable);
+  // peer_gone or malformed as for recv_frame. Throws std::system_error only on an unexpected
+  // socket error.
+  std::optional<FrameStatus> read_some(int fd) {
+    if (complete_) {
+      header_got_ = 0;
+      payload_.clear();
+      payload_got_ = 0;
+      complete_ = false;
+    }
+    if (header_got_ < sizeof header_) {
+      while (header_got_ < sizeof header_) {  // until it is whole, or nothing more is there
+        const std::optional<Got> got = take(
+            fd, reinterpret_cast<std::byte*>(&header_) + header_got_, sizeof header_ - header_got_);
+        if (!got) return FrameStatus::peer_gone;
+        if (got->bytes == 0) return std::nullopt;
+        header_got_ += got->bytes;
+      }
+      if (!header_valid(header_, accepted_)) return FrameStatus::malformed;
+    }
+    const auto size = static_cast<std::size_t>(header_.size);
+    constexpr std::size_t first_step = std::size_t{1} << 20;
+    while (payload_got_ < size) {
+      if (payload_.size() == payload_got_) {  // grow with what arrives, as recv_frame does
+        payload_.resize(payload_got_ +
+                        std::min(size - payload_got_, std::max(payload_got_, first_step)));
+      }
+      const std::optional<Got> got =
+          take(fd, payload_.data() + payload_got_, payload_.size() - payload_got_);
+      if (!got) return FrameStatus::peer_gone;
+      if (got->bytes == 0) return std::nullopt;
+      payload_got_ += got->bytes;
+    }
+    complete_ = true;
+    return FrameStatus::ok;
+  }
+
+  const Header& header() const noexcept { return header_; }
+  std::vector<std::byte>& payload() noexcept { return payload_; }
+
+ private:
+  struct Got {
+    std::size_t bytes;  // 0: nothing there yet
+  };
+
+  // One non-blocking recv; nullopt when the peer is gone.
+  static std::optional<Got> take(int fd, std::byte* p, std::size_t size) {
+    while (true) {
+      const ssize_t n = CONCUR_SYSCALL(recv)(fd, p, size, MSG_DONTWAIT);
+      if (n > 0) return Got{static_cast<std::size_t>(n)};
+      if (n == 0) return std::nullopt;
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) return Got{0};
+      if (errno == ECONNRESET) return std::nullopt;
+      throw_errno(errno, "concur: receive from a worker process");
+    }
+  }
+
+  std::uint64_t accepted_;
+  Header header_{};
+  std::size_t header_got_ = 0;
+  std::vector<std::byte> payload_;
+  std::size_t payload_got_ = 0;
+  bool complete_ = false;  // the last read_some() returned a whole frame
+};
 
 // Flags in the `aux` of a call message.
 enum CallFlag : std::int32_t {

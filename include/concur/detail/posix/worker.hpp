@@ -33,6 +33,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
+#include <system_error>
 #include <vector>
 
 namespace concur::detail::posix {
@@ -116,8 +117,14 @@ inline void reset_signals_for_worker() {
   std::vector<std::byte> message;
   while (true) {
     Header h;
-    // Anything but a whole call frame (the pool is gone, or the stream is corrupt) ends us.
-    if (recv_frame(fd, h, message, kind_bit(call)) != FrameStatus::ok) break;
+    // Anything but a whole call frame (the pool is gone, or the stream is corrupt) ends us,
+    // and so does a socket error (a task closed the descriptor, say): the pool then sees end
+    // of file, as from any worker that left.
+    try {
+      if (recv_frame(fd, h, message, kind_bit(call)) != FrameStatus::ok) break;
+    } catch (const std::system_error&) {
+      break;
+    }
     Writer out;
     remote_stop.call_id = static_cast<std::uintptr_t>(h.id);
     if ((h.aux & call_stop_requested) != 0) remote_stop_request(remote_stop.call_id);
@@ -132,7 +139,11 @@ inline void reset_signals_for_worker() {
     if (message.size() > (1U << 20)) message = {};  // do not keep a huge buffer around
     flush_standard_streams();                       // the call's output, before anything else
     const Header reply{result, 0, h.id, out.bytes().size()};
-    if (!send_message(fd, reply, out.bytes())) break;
+    try {
+      if (!send_message(fd, reply, out.bytes())) break;
+    } catch (const std::system_error&) {
+      break;
+    }
     if (config.max_tasks_per_child != 0 && ++served >= config.max_tasks_per_child) break;
   }
   flush_standard_streams();
