@@ -38,6 +38,8 @@ struct Faults {
   Switch socketpair;
   Switch pipe2;
   Switch fork;
+  Switch interrupt;  // every other recv, send, recvmsg and sendmsg fails with EINTR
+  std::atomic<int> interrupt_calls{0};
 };
 static_assert(std::atomic<int>::is_always_lock_free, "shared between processes");
 
@@ -75,11 +77,28 @@ inline int pipe2(int fds[2], int flags) {
 inline pid_t fork() {
   return trips(faults().fork) ? -1 : ::fork();
 }
+// A signal landing in a blocking call: fails every other call (in any process) with EINTR,
+// which the caller must retry. Every other, so that a retry loop can get through.
+inline bool interrupted() {
+  if (faults().interrupt.where.load() == kNowhere) return false;
+  if (faults().interrupt_calls.fetch_add(1) % 2 != 0) return false;
+  faults().interrupt.failed.fetch_add(1);
+  errno = EINTR;
+  return true;
+}
+inline ssize_t recv(int fd, void* buffer, size_t size, int flags) {
+  return interrupted() ? -1 : ::recv(fd, buffer, size, flags);
+}
+inline ssize_t send(int fd, const void* buffer, size_t size, int flags) {
+  return interrupted() ? -1 : ::send(fd, buffer, size, flags);
+}
+inline ssize_t recvmsg(int fd, msghdr* message, int flags) {
+  return interrupted() ? -1 : ::recvmsg(fd, message, flags);
+}
+inline ssize_t sendmsg(int fd, const msghdr* message, int flags) {
+  return interrupted() ? -1 : ::sendmsg(fd, message, flags);
+}
 using ::close;
-using ::recv;
-using ::recvmsg;
-using ::send;
-using ::sendmsg;
 using ::sigqueue;
 
 // Sets a fault for the scope.
@@ -244,6 +263,33 @@ TEST_CASE("a real RLIMIT_NOFILE exhaustion makes the constructor throw EMFILE, t
   leaks.check();
   concur::ProcessPoolExecutor pool(2);
   check_serves(pool);
+}
+
+// Signals interrupt blocking calls (EINTR) in the pool, its fork server and its workers; each
+// such call is retried, so the calls' results are intact and nothing fails.
+TEST_CASE("EINTR on every other socket call, in every process, is retried: all calls succeed",
+          "[fault][process]") {
+  const NoLeaks leaks;
+  {
+    Fault fault(faults().interrupt, concur_fault::kEverywhere, EINTR);
+    {
+      concur::ProcessPoolExecutor pool(2);
+      check_serves(pool);
+      const std::vector<int> big(200000, 7);  // several sends and receives per message
+      auto sum = pool.submit(
+          [](const std::vector<int>& v) {
+            long long total = 0;
+            for (const int x : v) total += x;
+            return total;
+          },
+          big);
+      CHECK(sum.result() == 1400000);
+    }
+    print_line("EINTR on every other recv/send/recvmsg/sendmsg", fault.failed(),
+               "every call succeeded");
+    CHECK(fault.failed() > 20);
+  }
+  leaks.check();
 }
 
 TEST_CASE("no worker can start: calls fail with BrokenProcessPool at once, then the pool serves",
