@@ -20,12 +20,13 @@
 #include <atomic>
 #include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <new>
 
 namespace concur_fault {
 
 // Which processes a fault hits.
-enum Where : int { kNowhere = 0, kEverywhere = 1, kChildrenOnly = 2 };
+enum Where : int { kNowhere = 0, kEverywhere = 1, kChildrenOnly = 2, kParentOnly = 3 };
 
 struct Switch {
   std::atomic<int> where{kNowhere};
@@ -39,6 +40,7 @@ struct Faults {
   Switch pipe2;
   Switch fork;
   Switch interrupt;  // every other recv, send, recvmsg and sendmsg fails with EINTR
+  Switch drop_fd;    // recvmsg drops the descriptors it carries, as the kernel does at EMFILE
   std::atomic<int> interrupt_calls{0};
 };
 static_assert(std::atomic<int>::is_always_lock_free, "shared between processes");
@@ -60,7 +62,9 @@ inline const bool made_early = (faults(), true);
 // True (errno set) if s is on for this process.
 inline bool trips(Switch& s) {
   const int where = s.where.load();
-  if (where == kNowhere || (where == kChildrenOnly && ::getpid() == faults().test_pid)) {
+  const bool parent = ::getpid() == faults().test_pid;
+  if (where == kNowhere || (where == kChildrenOnly && parent) ||
+      (where == kParentOnly && !parent)) {
     return false;
   }
   s.failed.fetch_add(1);
@@ -92,8 +96,28 @@ inline ssize_t recv(int fd, void* buffer, size_t size, int flags) {
 inline ssize_t send(int fd, const void* buffer, size_t size, int flags) {
   return interrupted() ? -1 : ::send(fd, buffer, size, flags);
 }
+// A receiver out of descriptors gets the message without the descriptors it carried: the
+// kernel drops them and sets MSG_CTRUNC. Here they arrive, are closed and are taken out.
 inline ssize_t recvmsg(int fd, msghdr* message, int flags) {
-  return interrupted() ? -1 : ::recvmsg(fd, message, flags);
+  if (interrupted()) return -1;
+  const ssize_t n = ::recvmsg(fd, message, flags);
+  if (n <= 0 || message->msg_controllen == 0 || faults().drop_fd.where.load() == kNowhere) {
+    return n;
+  }
+  bool carried = false;
+  for (cmsghdr* c = CMSG_FIRSTHDR(message); c != nullptr; c = CMSG_NXTHDR(message, c)) {
+    carried = carried || (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS);
+  }
+  if (!carried || !trips(faults().drop_fd)) return n;
+  for (cmsghdr* c = CMSG_FIRSTHDR(message); c != nullptr; c = CMSG_NXTHDR(message, c)) {
+    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+    int passed = -1;
+    std::memcpy(&passed, CMSG_DATA(c), sizeof passed);
+    ::close(passed);
+  }
+  message->msg_controllen = 0;
+  message->msg_flags |= MSG_CTRUNC;
+  return n;
 }
 inline ssize_t sendmsg(int fd, const msghdr* message, int flags) {
   return interrupted() ? -1 : ::sendmsg(fd, message, flags);
@@ -332,6 +356,28 @@ TEST_CASE("no worker can start: calls fail with BrokenProcessPool at once, then 
     }
     leaks.check();
   }
+}
+
+// The kernel drops a descriptor passed to a process that has no room for it: the pool then
+// gets "worker started" without the worker's socket. The worker sees end of file and leaves;
+// with no other worker the calls fail at once, saying why; once there is room, it serves.
+TEST_CASE("the parent out of descriptors as a worker's socket arrives: calls fail, then it serves",
+          "[fault][process]") {
+  const NoLeaks leaks;
+  {
+    concur::ProcessPoolExecutor pool(1);  // no worker yet: it starts on demand
+    Fault fault(faults().drop_fd, concur_fault::kParentOnly, EMFILE);
+    auto f = pool.submit(square, 3);
+    REQUIRE(f.wait_for(concur_test::kProcessLongWait));  // never hangs
+    const std::string observed = f.exception() ? message_of(f.exception()) : "no exception";
+    print_line("worker socket dropped on the way to the parent", fault.failed(), observed);
+    CHECK(fault.failed() >= 1);
+    CHECK_THROWS_AS(f.result(), concur::BrokenProcessPool);
+    CHECK_THAT(observed, concur_test::ContainsSubstring("could not be received"));
+    fault.lift();
+    check_serves(pool);
+  }
+  leaks.check();
 }
 
 TEST_CASE("fork failing while a worker runs: calls wait for that worker and all succeed",

@@ -10,6 +10,11 @@
 #include <concur/future.hpp>
 #include <concur/thread_pool.hpp>
 
+#include <sys/resource.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <array>
 #include <atomic>
 #include <chrono>
@@ -21,6 +26,7 @@
 #include <random>
 #include <stdexcept>
 #include <string>
+#include <system_error>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -314,4 +320,39 @@ TEST_CASE("thread pool: shutdown(true) waits for a concurrent shutdown(cancel_fu
               pending_after_return);
   std::fflush(stdout);
   CHECK(pending_after_return == 0);
+}
+
+namespace {
+// In a child process: gives up root if it has it (root ignores RLIMIT_NPROC), lowers
+// RLIMIT_NPROC to 1 (this process), so that no thread can start, then submits. Returns 0 if
+// submit threw std::system_error (EAGAIN), queued nothing and started no thread.
+int submit_without_threads() {
+  if (::geteuid() == 0 && (::setgid(65534) != 0 || ::setuid(65534) != 0)) return 10;
+  const rlimit one{1, 1};
+  if (::setrlimit(RLIMIT_NPROC, &one) != 0) return 11;
+  concur::ThreadPoolExecutor pool(2);
+  bool ran = false;
+  try {
+    static_cast<void>(pool.submit([&ran] { ran = true; }));
+    return 12;  // a thread started after all
+  } catch (const std::system_error& e) {
+    if (e.code() != std::errc::resource_unavailable_try_again) return 13;
+  }
+  if (pool.thread_count() != 0) return 14;
+  pool.shutdown(true);  // nothing was queued: nothing to wait for
+  return ran ? 15 : 0;
+}
+}  // namespace
+
+// Root ignores RLIMIT_NPROC, so the test runs in a child that gives root up. Tagged [process]
+// (it forks): the TSan builds skip it.
+TEST_CASE("thread pool: when no thread can start, submit throws std::system_error, queues nothing",
+          "[fault][process]") {
+  const pid_t pid = ::fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) ::_exit(submit_without_threads());  // _exit: no leak check, it needs a thread
+  int status = 0;
+  REQUIRE(::waitpid(pid, &status, 0) == pid);
+  REQUIRE(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 0);
 }
