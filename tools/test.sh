@@ -213,7 +213,7 @@ consumer_find_package() {
 asan_gcc() {
   cmake --workflow --preset asan-gcc
   echo "--- the fault storm's summary (tests/fault/test_fault_process.cpp)"
-  build/asan-gcc/tests/concur.fault "a storm of 10,000 calls*"
+  build/asan-gcc/tests/concur.fault "a storm of 10*"  # (a comma would split the filter)
 }
 
 wants asan-gcc      && run_step asan-gcc      asan_gcc
