@@ -58,6 +58,7 @@ inline constexpr bool concur::bitwise_codec<Point> = true;
 namespace {
 
 using concur::fuzz::Bytes;
+using concur::fuzz::encoded_exception;
 using concur::fuzz::fail;
 
 // How a decoded value is checked after encoding it again.
@@ -132,16 +133,6 @@ std::vector<std::byte> chunk_seed(std::initializer_list<V> values, std::uint64_t
   c.error_at.push_back(failed_at);
   c.errors.push_back(std::make_exception_ptr(std::runtime_error("chunk call failed")));
   return encode(c);
-}
-
-Bytes exception_seed(std::exception_ptr e) {
-  try {
-    std::rethrow_exception(std::move(e));
-  } catch (...) {
-    concur::Writer w;
-    concur::detail::encode_current_exception(w);
-    return w.release();
-  }
 }
 
 struct Case {
@@ -257,15 +248,15 @@ const Case cases[] = {
     make_case<concur::detail::Shipped<int (*)(int)>, V::none>(
         "shipped_function", [] { return encode(std::uintptr_t{0x401000}); }),
     Case{"exception", &run_exception,
-         [] { return exception_seed(std::make_exception_ptr(std::out_of_range("index 7"))); }},
+         [] { return encoded_exception(std::make_exception_ptr(std::out_of_range("index 7"))); }},
     Case{"exception_crashed", &run_exception,
          [] {
-           return exception_seed(
+           return encoded_exception(
                std::make_exception_ptr(concur::WorkerCrashedError(42, -1, 9, "killed")));
          }},
     Case{"exception_remote", &run_exception,
          [] {
-           return exception_seed(std::make_exception_ptr(concur::RemoteError("my::Error", "w")));
+           return encoded_exception(std::make_exception_ptr(concur::RemoteError("my::Error", "w")));
          }},
 };
 

@@ -44,6 +44,7 @@ namespace {
 
 namespace posix = concur::detail::posix;
 using concur::fuzz::Bytes;
+using concur::fuzz::encoded_exception;
 using concur::fuzz::fail;
 
 // A call's reply, as the pool's manager thread settles the call's future from it.
@@ -169,16 +170,6 @@ Bytes outcome(F&& call) {
   return w.release();
 }
 
-Bytes exception(std::exception_ptr e) {
-  try {
-    std::rethrow_exception(std::move(e));
-  } catch (...) {
-    concur::Writer w;
-    concur::detail::encode_current_exception(w);
-    return w.release();
-  }
-}
-
 // Settler index i of `settlers` answers ids i, i + settler_count, ...
 Bytes pool_seed() {
   Bytes s{std::byte{0}};
@@ -208,7 +199,7 @@ Bytes pool_errors_seed() {
         }));
   frame(s, posix::result, 9, outcome<int>([]() -> int { throw 3; }));
   frame(s, posix::init_failed, 0,
-        exception(std::make_exception_ptr(std::logic_error("initializer failed"))));
+        encoded_exception(std::make_exception_ptr(std::logic_error("initializer failed"))));
   return s;
 }
 

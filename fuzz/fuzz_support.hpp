@@ -2,10 +2,16 @@
 // Part of concur. SPDX-License-Identifier: MIT (see LICENSE).
 #pragma once
 
+#include <concur/codec.hpp>
+
+#include <concur/detail/remote.hpp>
+
 #include <cstddef>
 #include <cstdio>
 #include <cstdlib>
+#include <exception>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace concur::fuzz {
@@ -17,6 +23,17 @@ using Bytes = std::vector<std::byte>;
 [[noreturn]] inline void fail(const char* where, const char* what) {
   std::fprintf(stderr, "concur fuzz check failed: %s: %s\n", where, what);
   std::abort();
+}
+
+// The bytes a worker sends for exception e (a seed).
+inline Bytes encoded_exception(std::exception_ptr e) {
+  try {
+    std::rethrow_exception(std::move(e));
+  } catch (...) {
+    concur::Writer w;
+    concur::detail::encode_current_exception(w);
+    return w.release();
+  }
 }
 
 // Writes one seed input as <dir>/<index>-<name> (fixed names: the committed corpus is stable).

@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "support/catch.hpp"
+#include "support/futures.hpp"
 
 using namespace std::chrono_literals;
 
@@ -228,15 +229,7 @@ int square(int x) {
   return x * x;
 }
 
-std::optional<concur::WorkerCrashedError> crash_of(const concur::Future<int>& f) {
-  try {
-    static_cast<void>(f.result());
-  } catch (const concur::WorkerCrashedError& e) {
-    return e;
-  } catch (...) {
-  }
-  return std::nullopt;
-}
+using concur_test::crash_of;  // support/futures.hpp
 
 TEST_CASE("a worker that writes a corrupt frame is treated as crashed and replaced",
           "[process][crash][framing]") {

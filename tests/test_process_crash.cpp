@@ -34,6 +34,7 @@
 #include <vector>
 
 #include "support/catch.hpp"
+#include "support/futures.hpp"
 #include "support/process.hpp"
 
 using namespace std::chrono_literals;
@@ -57,18 +58,6 @@ extern "C" int __lsan_is_turned_off() {
 }
 
 namespace {
-
-// The WorkerCrashedError a future failed with, if that is what it failed with.
-template <class T>
-std::optional<concur::WorkerCrashedError> crash_of(const concur::Future<T>& f) {
-  try {
-    static_cast<void>(f.result());
-  } catch (const concur::WorkerCrashedError& e) {
-    return e;
-  } catch (...) {
-  }
-  return std::nullopt;
-}
 
 // True if the future failed with WorkerCrashedError or BrokenProcessPool (with break_pool, the
 // call that crashed may report either).

@@ -97,19 +97,25 @@ std::string expected_value(int i) {
   return "v" + std::to_string(i);
 }
 
-// In a worker: shuts down every socket this process holds (its only one is its channel to the
-// pool), so that the pool reads end of file and the worker's reply fails.
-void shut_own_sockets() {
-  DIR* dir = ::opendir("/proc/self/fd");
-  if (dir == nullptr) return;
+// In a worker: the socket descriptors this process holds (its only one is its channel to the
+// pool).
+std::vector<int> own_sockets() {
   std::vector<int> sockets;
+  DIR* dir = ::opendir("/proc/self/fd");
+  if (dir == nullptr) return sockets;
   while (const dirent* entry = ::readdir(dir)) {
     const int fd = std::atoi(entry->d_name);
     struct stat info {};
     if (fd > 2 && ::fstat(fd, &info) == 0 && S_ISSOCK(info.st_mode)) sockets.push_back(fd);
   }
   ::closedir(dir);
-  for (const int fd : sockets) static_cast<void>(::shutdown(fd, SHUT_RDWR));
+  return sockets;
+}
+
+// In a worker: shuts its channel down, so that the pool reads end of file and the worker's
+// reply fails.
+void shut_own_sockets() {
+  for (const int fd : own_sockets()) static_cast<void>(::shutdown(fd, SHUT_RDWR));
 }
 
 // Runs in a worker process.
@@ -513,18 +519,10 @@ int slow_pid(int ms) {
 }  // namespace
 
 namespace {
-// In a worker: closes every socket descriptor this process holds (its channel to the pool), so
-// that the worker's reply fails with EBADF rather than a broken connection.
+// In a worker: closes its channel's descriptor, so that the worker's reply fails with EBADF
+// rather than a broken connection.
 int close_own_sockets() {
-  DIR* dir = ::opendir("/proc/self/fd");
-  if (dir == nullptr) return -1;
-  std::vector<int> sockets;
-  while (const dirent* entry = ::readdir(dir)) {
-    const int fd = std::atoi(entry->d_name);
-    struct stat info {};
-    if (fd > 2 && ::fstat(fd, &info) == 0 && S_ISSOCK(info.st_mode)) sockets.push_back(fd);
-  }
-  ::closedir(dir);
+  const std::vector<int> sockets = own_sockets();
   for (const int fd : sockets) static_cast<void>(::close(fd));
   return static_cast<int>(sockets.size());
 }

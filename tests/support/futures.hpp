@@ -1,16 +1,30 @@
 // tests/support/futures.hpp - futures in every state, made from Promises, for the future tests.
 // Part of concur. SPDX-License-Identifier: MIT (see LICENSE).
 #pragma once
+#include <concur/errors.hpp>
 #include <concur/future.hpp>
 
 #include <cstddef>
 #include <exception>
+#include <optional>
 #include <stdexcept>
 #include <vector>
 
 #include "support/gate.hpp"
 
 namespace concur_test {
+
+// The WorkerCrashedError a future failed with, if that is what it failed with.
+template <class T>
+std::optional<concur::WorkerCrashedError> crash_of(const concur::Future<T>& f) {
+  try {
+    static_cast<void>(f.result());
+  } catch (const concur::WorkerCrashedError& e) {
+    return e;
+  } catch (...) {
+  }
+  return std::nullopt;
+}
 
 // Stands in for the OSError of CPython's util.py: a task's own exception type.
 struct TestError : std::runtime_error {

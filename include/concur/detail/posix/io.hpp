@@ -159,74 +159,18 @@ inline bool header_valid(const Header& h, std::uint64_t accepted) noexcept {
   return kind_has_payload(h.kind) ? h.size <= max_payload_size : h.size == 0;
 }
 
-namespace io_detail {
-enum class Recv { ok, gone, stalled };
-
-// Reads exactly size bytes. stall_ms < 0: blocks as long as it takes. Otherwise gives up
-// (stalled) once no byte has come for stall_ms milliseconds; the first recv does not wait, so
-// data already there costs no extra system call.
-inline Recv recv_exact(int fd, std::byte* p, std::size_t size, int stall_ms) {
-  while (size > 0) {
-    const ssize_t n = CONCUR_SYSCALL(recv)(fd, p, size, stall_ms < 0 ? 0 : MSG_DONTWAIT);
-    if (n == 0) return Recv::gone;
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      if (errno == ECONNRESET) return Recv::gone;
-      if (errno == EAGAIN || errno == EWOULDBLOCK) {
-        pollfd pfd{fd, POLLIN, 0};
-        const int rc = ::poll(&pfd, 1, stall_ms);  // as the manager's poll: not a fault seam
-        if (rc == 0) return Recv::stalled;
-        if (rc < 0 && errno != EINTR) throw_errno(errno, "concur: poll a worker process's socket");
-        continue;
-      }
-      throw_errno(errno, "concur: receive from a worker process");
-    }
-    p += n;
-    size -= static_cast<std::size_t>(n);
-  }
-  return Recv::ok;
-}
-
-inline FrameStatus to_status(Recv r) noexcept {
-  return r == Recv::gone ? FrameStatus::peer_gone : FrameStatus::malformed;
-}
-}  // namespace io_detail
-
-// Reads one frame into h and payload (resized to h.size; its capacity is reused). `accepted`:
-// the kinds this end may receive (see kind_bit). stall_ms: how long the peer may go silent in
-// the middle of a frame before the frame counts as malformed; < 0 waits forever. Throws
-// std::system_error only on an unexpected socket error.
-inline FrameStatus recv_frame(int fd, Header& h, std::vector<std::byte>& payload,
-                              std::uint64_t accepted, int stall_ms = -1) {
-  payload.clear();
-  io_detail::Recv r =
-      io_detail::recv_exact(fd, reinterpret_cast<std::byte*>(&h), sizeof h, stall_ms);
-  if (r != io_detail::Recv::ok) return io_detail::to_status(r);
-  if (!header_valid(h, accepted)) return FrameStatus::malformed;
-  const auto size = static_cast<std::size_t>(h.size);
-  constexpr std::size_t first_step = std::size_t{1} << 20;  // most replies: one step
-  while (payload.size() < size) {
-    const std::size_t got = payload.size();
-    const std::size_t step = std::min(size - got, std::max(got, first_step));
-    payload.resize(got + step);
-    r = io_detail::recv_exact(fd, payload.data() + got, step, stall_ms);
-    if (r != io_detail::Recv::ok) return io_detail::to_status(r);
-  }
-  return FrameStatus::ok;
-}
-
 // Reads frames a piece at a time, for a reader that serves several peers from one poll() loop:
 // read_some() takes only the bytes already there and never waits, so a peer stopped (or just
-// descheduled) half-way through a frame holds up nobody else. Checks frames as recv_frame does.
+// descheduled) half-way through a frame holds up nobody else. recv_frame() reads with it too.
 class FrameReader {
  public:
   explicit FrameReader(std::uint64_t accepted) noexcept : accepted_(accepted) {}
 
   // Reads what has arrived on fd. ok: a whole frame is in header() and payload(), until the
   // next call; nullopt: the frame is not complete yet (call again once fd is readable);
-  // peer_gone or malformed as for recv_frame. Throws std::system_error only on an unexpected
-  // socket error.
-  std::optional<FrameStatus> read_some(int fd) {
+  // peer_gone or malformed. With block, each recv waits for bytes, so it never returns
+  // nullopt. Throws std::system_error only on an unexpected socket error.
+  std::optional<FrameStatus> read_some(int fd, bool block = false) {
     if (complete_) {
       header_got_ = 0;
       payload_.clear();
@@ -235,8 +179,9 @@ class FrameReader {
     }
     if (header_got_ < sizeof header_) {
       while (header_got_ < sizeof header_) {  // until it is whole, or nothing more is there
-        const std::optional<Got> got = take(
-            fd, reinterpret_cast<std::byte*>(&header_) + header_got_, sizeof header_ - header_got_);
+        const std::optional<Got> got =
+            take(fd, reinterpret_cast<std::byte*>(&header_) + header_got_,
+                 sizeof header_ - header_got_, block);
         if (!got) return FrameStatus::peer_gone;
         if (got->bytes == 0) return std::nullopt;
         header_got_ += got->bytes;
@@ -246,12 +191,12 @@ class FrameReader {
     const auto size = static_cast<std::size_t>(header_.size);
     constexpr std::size_t first_step = std::size_t{1} << 20;
     while (payload_got_ < size) {
-      if (payload_.size() == payload_got_) {  // grow with what arrives, as recv_frame does
+      if (payload_.size() == payload_got_) {  // grow with what arrives (see "frames" above)
         payload_.resize(payload_got_ +
                         std::min(size - payload_got_, std::max(payload_got_, first_step)));
       }
       const std::optional<Got> got =
-          take(fd, payload_.data() + payload_got_, payload_.size() - payload_got_);
+          take(fd, payload_.data() + payload_got_, payload_.size() - payload_got_, block);
       if (!got) return FrameStatus::peer_gone;
       if (got->bytes == 0) return std::nullopt;
       payload_got_ += got->bytes;
@@ -268,10 +213,10 @@ class FrameReader {
     std::size_t bytes;  // 0: nothing there yet
   };
 
-  // One non-blocking recv; nullopt when the peer is gone.
-  static std::optional<Got> take(int fd, std::byte* p, std::size_t size) {
+  // One recv (waiting for bytes only with block); nullopt when the peer is gone.
+  static std::optional<Got> take(int fd, std::byte* p, std::size_t size, bool block) {
     while (true) {
-      const ssize_t n = CONCUR_SYSCALL(recv)(fd, p, size, MSG_DONTWAIT);
+      const ssize_t n = CONCUR_SYSCALL(recv)(fd, p, size, block ? 0 : MSG_DONTWAIT);
       if (n > 0) return Got{static_cast<std::size_t>(n)};
       if (n == 0) return std::nullopt;
       if (errno == EINTR) continue;
@@ -288,6 +233,30 @@ class FrameReader {
   std::size_t payload_got_ = 0;
   bool complete_ = false;  // the last read_some() returned a whole frame
 };
+
+// Reads one frame into h and payload (resized to h.size; its capacity is reused). `accepted`:
+// the kinds this end may receive (see kind_bit). stall_ms: how long the peer may go silent in
+// the middle of a frame before the frame counts as malformed; < 0 waits forever. Throws
+// std::system_error only on an unexpected socket error.
+inline FrameStatus recv_frame(int fd, Header& h, std::vector<std::byte>& payload,
+                              std::uint64_t accepted, int stall_ms = -1) {
+  FrameReader reader(accepted);
+  payload.clear();
+  reader.payload().swap(payload);
+  std::optional<FrameStatus> status;
+  while (!(status = reader.read_some(fd, stall_ms < 0))) {
+    pollfd pfd{fd, POLLIN, 0};
+    const int rc = ::poll(&pfd, 1, stall_ms);  // as the manager's poll: not a fault seam
+    if (rc == 0) {
+      status = FrameStatus::malformed;  // stalled
+      break;
+    }
+    if (rc < 0 && errno != EINTR) throw_errno(errno, "concur: poll a worker process's socket");
+  }
+  h = reader.header();
+  payload.swap(reader.payload());
+  return *status;
+}
 
 // Flags in the `aux` of a call message.
 enum CallFlag : std::int32_t {
