@@ -9,6 +9,7 @@
 // a shared anonymous mapping made before any pool forks, so that the test also reaches into the
 // fork server. Whatever fails, the pool reports a clear error, never hangs, leaks nothing, and
 // serves again once the fault is lifted. Tagged [fault][process]: the TSan builds skip it.
+#include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/mman.h>
@@ -151,9 +152,11 @@ class Fault {
 #include <concur/future.hpp>
 #include <concur/process_pool.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <cstddef>
 #include <cstdio>
+#include <exception>
 #include <string>
 #include <system_error>
 #include <vector>
@@ -251,35 +254,93 @@ TEST_CASE("socketpair, pipe2 or fork failing in the constructor throws std::syst
   }
 }
 
+// Takes every free descriptor number below the current RLIMIT_NOFILE but `room` of them, so that
+// exactly `room` more descriptors can be opened however the inherited ones are laid out (a
+// descriptor count alone is not enough: inherited descriptors can leave holes or sit high). No
+// Catch assertion runs while the descriptors are all taken: UBSan's checks inside one may need a
+// descriptor. Check ok() afterwards.
+class DescriptorFiller {
+ public:
+  explicit DescriptorFiller(int room) {
+    const int null_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (null_fd < 0) return;
+    held_.reserve(1024);
+    held_.push_back(null_fd);
+    int fd = 0;
+    while ((fd = ::fcntl(null_fd, F_DUPFD_CLOEXEC, 0)) >= 0) held_.push_back(fd);
+    const bool exhausted = errno == EMFILE;
+    for (int i = 0; i < room && !held_.empty(); ++i) {
+      ::close(held_.back());
+      held_.pop_back();
+    }
+    ok_ = exhausted && !held_.empty();
+  }
+  DescriptorFiller(const DescriptorFiller&) = delete;
+  DescriptorFiller& operator=(const DescriptorFiller&) = delete;
+  ~DescriptorFiller() {
+    for (const int fd : held_) ::close(fd);
+  }
+  bool ok() const { return ok_; }
+
+ private:
+  std::vector<int> held_;
+  bool ok_ = false;
+};
+
+// The highest open descriptor number.
+inline int highest_open_descriptor() {
+  int highest = -1;
+  DIR* fds = ::opendir("/proc/self/fd");
+  REQUIRE(fds != nullptr);
+  while (const dirent* entry = ::readdir(fds)) {
+    if (entry->d_name[0] != '.') highest = std::max(highest, std::atoi(entry->d_name));
+  }
+  ::closedir(fds);
+  return highest;
+}
+
 TEST_CASE("a real RLIMIT_NOFILE exhaustion makes the constructor throw EMFILE, then it serves",
           "[fault][process]") {
   const NoLeaks leaks;
   rlimit saved{};
   REQUIRE(::getrlimit(RLIMIT_NOFILE, &saved) == 0);
   std::string observed = "no exception";
-  // UBSan checks the dynamic type of a std::system_error being built, and that check itself
-  // needs a descriptor the first time (a pipe, to probe memory): build one while there is room,
-  // so that the check is cached and does not fail under the limit below.
+  // UBSan checks dynamic types (of a std::system_error being built, of the pool in its
+  // constructor), and the first check of each type needs two descriptors (a pipe, to probe
+  // memory). The system_error's check is made here, while there is room; the pool's is made as
+  // its constructor starts, when the two free descriptors below are still free.
   try {
     throw std::system_error(EMFILE, std::generic_category(), "warm-up");
   } catch (const std::system_error& e) {
     CHECK(e.code().value() == EMFILE);
   }
   {
-    // Room for one more descriptor: the constructor's socketpair needs two.
+    // A limit a little above the open descriptors, then every number below it taken but two:
+    // the constructor's socketpair gets them and its pipe fails.
     rlimit tight = saved;
-    tight.rlim_cur = static_cast<rlim_t>(concur_test::open_descriptor_count());
+    tight.rlim_cur = static_cast<rlim_t>(highest_open_descriptor() + 16);
+    REQUIRE(tight.rlim_cur <= saved.rlim_cur);
     REQUIRE(::setrlimit(RLIMIT_NOFILE, &tight) == 0);
+    std::exception_ptr thrown;
+    bool filled = false;
+    {
+      const DescriptorFiller filler(2);
+      filled = filler.ok();
+      try {
+        if (filled) concur::ProcessPoolExecutor pool(2);
+      } catch (...) {
+        thrown = std::current_exception();  // looked at once the descriptors are back
+      }
+    }
+    REQUIRE(::setrlimit(RLIMIT_NOFILE, &saved) == 0);
+    REQUIRE(filled);
     int error = 0;
     try {
-      concur::ProcessPoolExecutor pool(2);
+      if (thrown) std::rethrow_exception(thrown);
     } catch (const std::system_error& e) {
-      // The limit goes back first: UBSan's checks on `e` may need a descriptor themselves.
-      static_cast<void>(::setrlimit(RLIMIT_NOFILE, &saved));
       observed = e.what();
       error = e.code().value();
     }
-    REQUIRE(::setrlimit(RLIMIT_NOFILE, &saved) == 0);
     CHECK(error == EMFILE);
   }
   print_line("RLIMIT_NOFILE (real) in the constructor", 1, observed);
