@@ -40,6 +40,7 @@
 #include <new>
 #include <numeric>
 #include <semaphore>
+#include <span>
 #include <string>
 #include <thread>
 #include <type_traits>
@@ -805,6 +806,30 @@ static void BM_Concur_Map(benchmark::State& state) {
   });
 }
 BENCHMARK(BM_Concur_Map)->ArgName("chunksize")->Arg(1000)->Arg(16384)->Arg(131072)->UseRealTime();
+
+// The same map, its results read a ready run at a time through spans(): the loop over each
+// std::span is the plain loop parallel_for's reference sums its output array with.
+static void BM_Concur_MapSpans(benchmark::State& state) {
+  guarded(state, [&] {
+    const std::vector<int>& xs = iota_ints(map_items);
+    concur::ThreadPoolExecutor pool(workers);
+    const concur::MapOptions options{.chunksize = static_cast<std::size_t>(state.range(0))};
+    for (auto _ : state) {
+      std::int64_t sum = 0;
+      auto results = pool.map([](int x) { return 2 * x; }, xs, options);
+      for (std::span<int> run : results.spans()) {
+        for (int v : run) sum += v;
+      }
+      benchmark::DoNotOptimize(sum);
+      if (sum != doubled_sum(map_items)) {
+        state.SkipWithError("map returned wrong values");
+        break;
+      }
+    }
+    state.SetItemsProcessed(state.iterations() * static_cast<std::int64_t>(map_items));
+  });
+}
+BENCHMARK(BM_Concur_MapSpans)->ArgName("chunksize")->Arg(16384)->Arg(131072)->UseRealTime();
 
 // chunksize 1, one future per item, over 100,000 ints (not 1M): the per-future cost of map().
 static void BM_Concur_MapNoChunk(benchmark::State& state) {

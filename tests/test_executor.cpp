@@ -8,6 +8,7 @@
 #include <concur/executor.hpp>
 #include <concur/thread_pool.hpp>
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <chrono>
@@ -19,6 +20,7 @@
 #include <memory>
 #include <numeric>
 #include <optional>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -851,6 +853,181 @@ TEST_CASE("a chunk keeps bool and non-default-constructible results, and their e
     }
   }
   REQUIRE(index == 6);
+}
+
+// ---------------------------------------------------------------------------------------------
+// One random-access iterable of plain values in a thread pool: map() copies the items into one
+// array and the chunks write their results into another (detail::MapArrays).
+
+TEST_CASE("map copies a random-access range's items at the call: later writes to it change nothing",
+          "[executor][map][chunksize]") {
+  const auto chunksize = GENERATE(std::size_t{1}, 3, 64);
+  concur::ThreadPoolExecutor pool(2);
+  std::vector<int> items = iota_vector(200);
+  auto results =
+      pool.map([](int x) { return x * 3; }, items, concur::MapOptions{.chunksize = chunksize});
+  std::fill(items.begin(), items.end(), -1);  // Python collects the iterables at the call too
+  std::vector<int> got;
+  for (int v : results) got.push_back(v);
+  std::vector<int> expected;
+  for (int i = 0; i < 200; ++i) expected.push_back(i * 3);
+  REQUIRE(got == expected);
+}
+
+TEST_CASE("a map result destroyed while one of its chunks runs lets that chunk finish safely",
+          "[executor][map][chunksize][lifetime]") {
+  concur::ThreadPoolExecutor pool(2);
+  concur_test::Gate started;
+  concur_test::Gate release;
+  std::atomic<int> calls{0};
+  {
+    auto results = pool.map(
+        [&](int x) {
+          ++calls;
+          if (x == 0) {
+            started.open();
+            release.wait();
+          }
+          return x + 1;
+        },
+        iota_vector(64), concur::MapOptions{.chunksize = 32});
+    REQUIRE(started.wait_for(kLongWait));
+  }  // the first chunk is running: it still writes its results, into arrays it shares
+  release.open();
+  pool.shutdown();  // waits for the chunk; ASan reports a write to freed memory, if any
+  REQUIRE(calls >= 32);
+}
+
+TEST_CASE("a stale copy of map's iterator reads what the range holds, never a chunk let go",
+          "[executor][map][chunksize][iterator]") {
+  concur::ThreadPoolExecutor pool(2);
+  // Two iterables: chunks keep their results themselves, and each is freed once consumed.
+  const std::vector<int> a = iota_vector(40);
+  const std::vector<int> b = iota_vector(40, 1000);
+  auto results =
+      pool.map([](int x, int y) { return x + y; }, a, b, concur::MapOptions{.chunksize = 4});
+  auto live = results.begin();
+  REQUIRE(*live == 1000);
+  const auto stale = live;              // now in the first chunk's window
+  for (int i = 0; i < 10; ++i) ++live;  // two chunks on: the first chunk is gone
+  REQUIRE(*live == 20 + 1000);
+  REQUIRE(*stale == *live);  // the stale copy falls back on the range's position
+  int count = 0;
+  for (; live != results.end(); ++live) ++count;
+  REQUIRE(count == 30);
+}
+
+TEST_CASE("a loop over map's results left early goes on from the same result in a new loop",
+          "[executor][map][iterator]") {
+  const auto chunksize = GENERATE(std::size_t{1}, 5, 100);
+  concur::ThreadPoolExecutor pool(2);
+  auto results = pool.map([](int x) { return x; }, iota_vector(100),
+                          concur::MapOptions{.chunksize = chunksize});
+  std::vector<int> got;
+  for (int v : results) {
+    got.push_back(v);
+    if (v == 12) break;
+  }
+  // A break leaves the iterator at its result, as with any input range: it comes again.
+  for (int v : results) got.push_back(v);
+  std::vector<int> expected = iota_vector(13);
+  for (int v : iota_vector(88, 12)) expected.push_back(v);
+  REQUIRE(got == expected);
+}
+
+// ---------------------------------------------------------------------------------------------
+// spans(): the results a ready run at a time
+
+TEST_CASE("map's spans() gives every result once, in order, in runs no longer than a chunk",
+          "[executor][map][spans]") {
+  const auto chunksize = GENERATE(std::size_t{1}, 7, 64, 1000);
+  concur::ThreadPoolExecutor pool(2);
+  auto results = pool.map([](int x) { return 2 * x; }, iota_vector(500),
+                          concur::MapOptions{.chunksize = chunksize});
+  std::vector<int> got;
+  std::size_t runs = 0;
+  for (std::span<int> run : results.spans()) {
+    REQUIRE(!run.empty());
+    REQUIRE(run.size() <= chunksize);
+    got.insert(got.end(), run.begin(), run.end());
+    ++runs;
+  }
+  std::vector<int> expected;
+  for (int i = 0; i < 500; ++i) expected.push_back(2 * i);
+  REQUIRE(got == expected);
+  REQUIRE(runs >= (500 + chunksize - 1) / chunksize);
+  REQUIRE(results.begin() == results.end());
+}
+
+TEST_CASE("map's spans() rethrows a failed call on its own and goes on after it",
+          "[executor][map][spans][exceptions]") {
+  const auto chunksize = GENERATE(std::size_t{1}, 4, 50);
+  concur::ThreadPoolExecutor pool(2);
+  auto results = pool.map(
+      [](int x) {
+        if (x == 3 || x == 4 || x == 30) throw std::runtime_error("call " + std::to_string(x));
+        return x;
+      },
+      iota_vector(50), concur::MapOptions{.chunksize = chunksize});
+  std::vector<int> got;
+  std::vector<std::string> errors;
+  auto runs = results.spans();
+  for (auto it = runs.begin(); it != runs.end(); ++it) {
+    try {
+      for (int v : *it) got.push_back(v);
+    } catch (const std::runtime_error& e) {
+      errors.emplace_back(e.what());
+    }
+  }
+  std::vector<int> expected;
+  for (int i = 0; i < 50; ++i) {
+    if (i != 3 && i != 4 && i != 30) expected.push_back(i);
+  }
+  REQUIRE(got == expected);
+  REQUIRE(errors == std::vector<std::string>{"call 3", "call 4", "call 30"});
+}
+
+TEST_CASE("map's spans() and its iterator share one position", "[executor][map][spans]") {
+  concur::ThreadPoolExecutor pool(2);
+  auto results =
+      pool.map([](int x) { return x; }, iota_vector(30), concur::MapOptions{.chunksize = 10});
+  auto it = results.begin();
+  REQUIRE(*it == 0);
+  ++it;
+  ++it;
+  auto runs = results.spans();
+  auto run_it = runs.begin();
+  const std::span<int> first = *run_it;
+  REQUIRE(first.front() == 2);
+  REQUIRE(first.back() == 9);  // the rest of the first chunk
+  ++run_it;
+  REQUIRE(*results.begin() == 10);  // the iterator goes on after the run
+  std::vector<int> rest(results.begin(), results.end());
+  REQUIRE(rest.size() == 20);
+  REQUIRE(runs.begin() == runs.end());
+}
+
+TEST_CASE("map's spans() over nothing is empty, and throws TimeoutError past map's timeout",
+          "[executor][map][spans][timeout]") {
+  concur::ThreadPoolExecutor pool(2);
+  SECTION("an empty range") {
+    auto results =
+        pool.map([](int x) { return x; }, std::vector<int>{}, concur::MapOptions{.chunksize = 4});
+    auto runs = results.spans();
+    REQUIRE(runs.begin() == runs.end());
+  }
+  SECTION("a chunk not done in time") {
+    concur_test::Gate release;
+    auto results = pool.map(
+        [&release](int x) {
+          release.wait();
+          return x;
+        },
+        iota_vector(8), concur::MapOptions{.timeout = 50ms, .chunksize = 4});
+    auto runs = results.spans();
+    REQUIRE_THROWS_AS(*runs.begin(), concur::TimeoutError);
+    release.open();
+  }
 }
 
 // executor.py: ExecutorTest.test_map_buffersize_type_validation,

@@ -126,6 +126,13 @@ class Executor {
   /// On throw nothing is queued.
   virtual void submit_task(detail::Task task) = 0;
 
+  /// True where calls run in this process, sharing its memory (threads): map() may then give its
+  /// tasks pointers to arrays it shares with them instead of copies of their items.
+  [[nodiscard]] virtual bool shares_memory() const noexcept { return false; }
+
+  template <class Ex, class Source>
+  friend class detail::MapRange;
+
  private:
   template <class F, class Tuple, std::size_t... I>
   auto make_map_range(F&& fn, const MapOptions& options, Tuple& all,

@@ -102,6 +102,8 @@ class ThreadPoolExecutor final : public Executor, private detail::WorkHelper {
   }
 
  protected:
+  [[nodiscard]] bool shares_memory() const noexcept override { return true; }
+
   void submit_task(detail::Task task) override {
     std::lock_guard<detail::SpinLock> lock(mutex_);
     if (broken_) throw BrokenThreadPool("concur::ThreadPoolExecutor::submit: " + broken_reason_);

@@ -10,13 +10,17 @@
 #include <concur/detail/remote.hpp>
 #include <concur/detail/task.hpp>
 
+#include <algorithm>
 #include <cstddef>
 #include <deque>
 #include <exception>
+#include <functional>
 #include <iterator>
 #include <memory>
+#include <new>
 #include <optional>
 #include <ranges>
+#include <span>
 #include <tuple>
 #include <type_traits>
 #include <utility>
@@ -92,15 +96,94 @@ struct ChunkRunner {
   }
 };
 
+// Where an in-process executor's map() keeps one iterable's items and their results: two
+// arrays in one allocation (one block is what glibc's malloc keeps for the next map() of the
+// same size; two were trimmed and faulted in again each time), each chunk task reading and
+// writing its own span. Shared by the range and its tasks, so a task still running when the
+// range goes keeps them alive. Item and Value are trivially default-constructible and
+// trivially copyable: the storage holds them implicitly, uninitialised until written.
+template <class Item, class Value>
+class MapArrays {
+  static constexpr std::size_t align = std::max(alignof(Item), alignof(Value));
+  static constexpr std::size_t round_up(std::size_t bytes) {
+    return (bytes + alignof(Value) - 1) / alignof(Value) * alignof(Value);
+  }
+
+ public:
+  explicit MapArrays(std::size_t n)
+      : block_(::operator new (round_up(n * sizeof(Item)) + n * sizeof(Value),
+                               std::align_val_t{align})),
+        items(static_cast<Item*>(block_)),
+        results(reinterpret_cast<Value*>(static_cast<std::byte*>(block_) +
+                                         round_up(n * sizeof(Item)))) {}
+  MapArrays(const MapArrays&) = delete;
+  MapArrays& operator=(const MapArrays&) = delete;
+  ~MapArrays() { ::operator delete (block_, std::align_val_t{align}); }
+
+ private:
+  void* block_;
+
+ public:
+  Item* const items;
+  Value* const results;
+};
+
+// The task of one chunk on the array path: calls fn on items[begin, begin + count) and writes
+// the results in place, so its ChunkResult carries only the calls that threw (positions in the
+// chunk). The loop runs without a try block per call, so the compiler may vectorise it.
+template <class F, class Item, class R>
+struct ArrayChunkRunner {
+  using Value = map_value_t<R>;
+  ChunkResult<Value> operator()(F fn, std::shared_ptr<MapArrays<Item, Value>> arrays,
+                                std::size_t begin, std::size_t count) const {
+    ChunkResult<Value> out;
+    Item* const in = arrays->items + begin;
+    Value* const results = arrays->results + begin;
+    std::size_t i = 0;
+    while (i < count) {
+      try {
+        for (; i < count; ++i) {
+          if constexpr (std::is_void_v<R>) {
+            std::invoke(fn, std::move(in[i]));
+            results[i] = Value{};
+          } else {
+            results[i] = std::invoke(fn, std::move(in[i]));
+          }
+        }
+      } catch (...) {
+        results[i] = Value{};  // a placeholder nobody reads
+        out.error_at.push_back(i);
+        out.errors.push_back(std::current_exception());
+        ++i;
+      }
+    }
+    return out;
+  }
+};
+
 // fn and the zipped iterables; hands out one tuple of (decay-copied) items at a time.
 template <class F, class... H>
 class MapSource {
+  template <class One>
+  static constexpr bool bulk_copyable =
+      std::random_access_iterator<std::ranges::iterator_t<typename One::range_type>>&&
+          std::sized_sentinel_for<std::ranges::sentinel_t<typename One::range_type>,
+                                  std::ranges::iterator_t<typename One::range_type>>;
+
  public:
   using Items = std::tuple<held_item_t<H>...>;
   static constexpr bool invocable =
       std::is_invocable_v<F, held_item_t<H>...> && std::is_invocable_v<F&, held_item_t<H>...>;
   using R = call_result_t<F, held_item_t<H>...>;
   using Value = map_value_t<R>;
+  using FirstItem = std::tuple_element_t<0, Items>;
+  // One random-access iterable of trivially copyable items whose results are trivially
+  // copyable values: an in-process executor may run map() over two flat arrays.
+  static constexpr bool array_path =
+      sizeof...(H) == 1 && (bulk_copyable<H> && ...) && std::is_trivially_copyable_v<FirstItem> &&
+      std::is_trivially_default_constructible_v<FirstItem> &&
+      std::is_same_v<typename ChunkResult<Value>::Slot, Value> &&
+      std::is_trivially_copyable_v<Value> && std::is_trivially_default_constructible_v<Value>;
 
   explicit MapSource(F function, H... held) : fn_(std::move(function)), held_(std::move(held)...) {}
 
@@ -109,6 +192,21 @@ class MapSource {
   // The next items, or nullopt once the shortest iterable has ended. REQUIRES: a stable
   // address from the first call on (the iterators point into held_).
   std::optional<Items> next() { return next_impl(std::index_sequence_for<H...>{}); }
+
+  // REQUIRES: array_path. How many items are left.
+  std::size_t remaining() {
+    if (!iters_) iters_.emplace(std::ranges::begin(std::get<0>(held_).get()));
+    return static_cast<std::size_t>(std::ranges::end(std::get<0>(held_).get()) -
+                                    std::get<0>(*iters_));
+  }
+
+  // REQUIRES: array_path, n <= remaining(). Copies the next n items to out.
+  void copy_out(std::size_t n, FirstItem* out) {
+    if (!iters_) iters_.emplace(std::ranges::begin(std::get<0>(held_).get()));
+    auto& it = std::get<0>(*iters_);
+    std::copy(it, it + static_cast<std::ptrdiff_t>(n), out);
+    it += static_cast<std::ptrdiff_t>(n);
+  }
 
   // Appends up to n next items to out; false once the shortest iterable has ended.
   bool next_batch(std::size_t n, std::vector<Items>& out) {
@@ -150,12 +248,6 @@ class MapSource {
     return true;
   }
 
-  template <class One>
-  static constexpr bool bulk_copyable =
-      std::random_access_iterator<std::ranges::iterator_t<typename One::range_type>>&&
-          std::sized_sentinel_for<std::ranges::sentinel_t<typename One::range_type>,
-                                  std::ranges::iterator_t<typename One::range_type>>;
-
   template <std::size_t I>
   bool ended_at() {
     return std::get<I>(*iters_) == std::ranges::end(std::get<I>(held_).get());
@@ -176,10 +268,13 @@ class MapRange {
   using Chunk = ChunkResult<Value>;
   static constexpr std::size_t npos = static_cast<std::size_t>(-1);
 
+  using Arrays = MapArrays<typename Source::FirstItem, Value>;
+
   struct Slot {
     Future<R> single;  // chunksize 1
     Future<Chunk> chunk;
     std::size_t count = 1;
+    std::size_t begin = 0;  // on the array path: the chunk's first position in the arrays
     const std::shared_ptr<StateBase>& state() const {
       return single.valid() ? FutureAccess::state(single) : FutureAccess::state(chunk);
     }
@@ -198,16 +293,23 @@ class MapRange {
     /// Blocks until this call's result is ready; rethrows its exception; TimeoutError once
     /// map's timeout has passed.
     reference operator*() const {
-      if (range_->pos_ != range_->stop_) return Chunk::get(*range_->pos_);  // a ready chunk
-      return range_->current();
+      if (pos_ != stop_ && window_ == range_->window_) [[likely]] {
+        return Chunk::get(*pos_);  // a ready result
+      }
+      Value& value = range_->current();
+      sync();
+      return value;
     }
     pointer operator->() const { return &**this; }
     iterator& operator++() {
-      if (range_->stop_ - range_->pos_ > 1) {  // the next result is ready and did not throw
-        ++range_->pos_;
+      // (pos_ + 1 only where the window is not empty: pos_ may be null otherwise.)
+      if (pos_ != stop_ && pos_ + 1 != stop_ && window_ == range_->window_) [[likely]] {
+        range_->pos_ = ++pos_;  // the next result is ready and did not throw
         return *this;
       }
+      if (window_ == range_->window_) range_->pos_ = pos_;
       range_->advance();
+      sync();
       return *this;
     }
     void operator++(int) { ++*this; }
@@ -217,9 +319,24 @@ class MapRange {
 
    private:
     friend class MapRange;
-    explicit iterator(MapRange* range) noexcept : range_(range) {}
-    bool at_end() const noexcept { return range_ == nullptr || range_->slots_.empty(); }
+    explicit iterator(MapRange* range) noexcept : range_(range) { sync(); }
+    void sync() const noexcept {
+      pos_ = range_->pos_;
+      stop_ = range_->stop_;
+      window_ = range_->window_;
+    }
+    // (A stale copy may say it is not at the end when it is: dereferencing it then throws.)
+    bool at_end() const noexcept {
+      return range_ == nullptr || (pos_ == stop_ && range_->slots_.empty());
+    }
+    // A copy of the range's window of ready results, so that the loop over it keeps pos_ in a
+    // register (the range's pos_ is written on each step, never read back here). window_ says
+    // which window the copy is of: a stale copy of this iterator (an input iterator's old
+    // copies must not be used, but must not crash) never reads memory the range has let go.
     MapRange* range_ = nullptr;
+    mutable typename Chunk::Slot* pos_ = nullptr;
+    mutable typename Chunk::Slot* stop_ = nullptr;
+    mutable std::size_t window_ = 0;
   };
 
   MapRange(Ex& executor, Source source, std::size_t chunksize,
@@ -230,6 +347,12 @@ class MapRange {
         buffersize_(buffersize),
         deadline_(deadline) {
     try {
+      if constexpr (Source::array_path) {
+        if (!buffersize_ && chunksize_ > 1 && executor.shares_memory()) {
+          submit_arrays();
+          return;
+        }
+      }
       fill();
     } catch (...) {
       cancel_all();
@@ -247,6 +370,74 @@ class MapRange {
 
   iterator begin() noexcept { return iterator(this); }
   iterator end() noexcept { return iterator(); }
+
+  /// The iterator of spans(): each element is a run of consecutive results.
+  class span_iterator {
+   public:
+    using value_type = std::span<Value>;
+    using difference_type = std::ptrdiff_t;
+    using reference = std::span<Value>;
+    using iterator_category = std::input_iterator_tag;
+
+    span_iterator() noexcept = default;
+    /// Blocks until the next result is ready and returns it with the results after it that are
+    /// ready too and did not throw (at least one result); rethrows the exception of a call that
+    /// threw, as dereferencing the range's iterator does; TimeoutError once map's timeout has
+    /// passed.
+    reference operator*() const {
+      MapRange& r = *range_;
+      if (r.pos_ == r.stop_) {
+        Value& first = r.current();
+        if (r.pos_ == r.stop_) return {&first, 1};  // a call of its own (chunksize 1)
+      }
+      return {r.pos_, r.stop_};
+    }
+    /// Moves past the run the last dereference returned (or past the next result).
+    span_iterator& operator++() {
+      MapRange& r = *range_;
+      if (r.pos_ != r.stop_) r.pos_ = r.stop_ - 1;  // the run's last result is the current one
+      r.advance();
+      return *this;
+    }
+    void operator++(int) { ++*this; }
+    friend bool operator==(const span_iterator& a, const span_iterator& b) noexcept {
+      return a.at_end() == b.at_end();
+    }
+
+   private:
+    friend class MapRange;
+    explicit span_iterator(MapRange* range) noexcept : range_(range) {}
+    bool at_end() const noexcept {
+      return range_ == nullptr || (range_->pos_ == range_->stop_ && range_->slots_.empty());
+    }
+    MapRange* range_ = nullptr;
+  };
+
+  /// The results a run at a time, for loops that want contiguous memory (a loop over a span
+  /// vectorises; a loop over the range's iterator goes one result at a time): each element is
+  /// a std::span of consecutive results that are ready and did not throw, in input order, as
+  /// long as one chunk's results allow. A call that threw stands alone: dereferencing at it
+  /// rethrows its exception, and iteration may go on past it. Shares its position with
+  /// begin(): both consume the same results. Not for results kept in std::optional (bool, or
+  /// types without a default constructor).
+  class spans_view {
+   public:
+    span_iterator begin() const noexcept { return span_iterator(range_); }
+    span_iterator end() const noexcept { return span_iterator(); }
+
+   private:
+    friend class MapRange;
+    explicit spans_view(MapRange* range) noexcept : range_(range) {}
+    MapRange* range_;
+  };
+
+  [[nodiscard]] spans_view spans() noexcept {
+    static_assert(std::is_same_v<typename Chunk::Slot, Value>,
+                  "concur::Executor::map: spans() needs results kept as plain values; bool and "
+                  "types without a default constructor are kept in std::optional: iterate the "
+                  "range itself");
+    return spans_view(this);
+  }
 
  private:
   void cancel_all() noexcept {
@@ -293,8 +484,32 @@ class MapRange {
     slots_.push_back(std::move(slot));
   }
 
+  // The array path: every item copied into one array, a chunk at a time, each chunk submitted
+  // as soon as it is copied (so the workers start while the rest is copied); results land in a
+  // second array. One copy per item, three allocations per map() and one task per chunk.
+  void submit_arrays() {
+    if constexpr (Source::array_path) {
+      const std::size_t n = source_->remaining();
+      exhausted_ = true;
+      if (n == 0) return;
+      arrays_ = std::make_shared<Arrays>(n);
+      using Runner =
+          ArrayChunkRunner<std::decay_t<decltype(source_->fn())>, typename Source::FirstItem, R>;
+      for (std::size_t begin = 0; begin < n; begin += chunksize_) {
+        const std::size_t count = std::min(chunksize_, n - begin);
+        source_->copy_out(count, arrays_->items + begin);
+        Slot slot;
+        slot.count = count;
+        slot.begin = begin;
+        slot.chunk = executor_->submit(Runner{}, source_->fn(), arrays_, begin, count);
+        slots_.push_back(std::move(slot));
+      }
+    }
+  }
+
   Value& current() {
     if (chunk_ != nullptr) return chunk_item();  // the front chunk was found done before
+    if (slots_.empty()) throw Error("concur::Executor::map: dereferencing the end of the results");
     Slot& slot = slots_.front();
     slot.state()->wait_or_throw(deadline_, "concur::Executor::map");
     if (slot.single.valid()) {
@@ -308,10 +523,17 @@ class MapRange {
     }
     Chunk& chunk =
         static_cast<State<Chunk>&>(*FutureAccess::state(slot.chunk)).value("concur::Executor::map");
-    if (chunk.values.size() != slot.count || chunk.errors.size() != chunk.error_at.size()) {
+    const bool in_arrays = arrays_ != nullptr;
+    if (chunk.values.size() != (in_arrays ? 0 : slot.count) ||
+        chunk.errors.size() != chunk.error_at.size()) {
       throw Error("concur::Executor::map: a chunk's results do not match its calls");
     }
     chunk_ = &chunk;
+    if constexpr (Source::array_path) {
+      base_ = in_arrays ? arrays_->results + slot.begin : chunk.values.data();
+    } else {
+      base_ = chunk.values.data();
+    }
     next_error_ = 0;
     while (next_error_ < chunk.error_at.size() && chunk.error_at[next_error_] < offset_) {
       ++next_error_;
@@ -324,8 +546,9 @@ class MapRange {
   // REQUIRES: chunk_ set, offset_ current. Lets the iterator read the results from offset_ up
   // to the next call that threw (or the chunk's end) without coming here.
   void open_window() noexcept {
-    typename Chunk::Slot* base = chunk_->values.data();
+    typename Chunk::Slot* const base = base_;
     const std::size_t count = slots_.front().count;
+    ++window_;
     pos_ = base + offset_;
     stop_ = base + (error_offset_ < count ? error_offset_ : count);
     if (offset_ > static_cast<std::size_t>(stop_ - base)) stop_ = pos_;  // at an error: empty
@@ -333,17 +556,19 @@ class MapRange {
 
   // Folds a window the iterator moved through back into offset_, and closes it.
   void close_window() noexcept {
-    if (pos_ != nullptr) offset_ = static_cast<std::size_t>(pos_ - chunk_->values.data());
+    if (pos_ != nullptr) offset_ = static_cast<std::size_t>(pos_ - base_);
+    ++window_;
     pos_ = stop_ = nullptr;
   }
 
   // REQUIRES: chunk_ set. The result at offset_, or its call's exception.
   Value& chunk_item() {
     if (offset_ == error_offset_) std::rethrow_exception(chunk_->errors[next_error_]);
-    return Chunk::get(chunk_->values[offset_]);
+    return Chunk::get(base_[offset_]);
   }
 
   void advance() {
+    if (slots_.empty()) return;  // past the end (a stale iterator copy): nothing to do
     close_window();
     if (offset_ == error_offset_) {  // moving past a call that threw (chunk_ is set)
       ++next_error_;
@@ -360,6 +585,7 @@ class MapRange {
     }
     slots_.pop_front();
     chunk_ = nullptr;
+    base_ = nullptr;
     error_offset_ = npos;
     offset_ = 0;
     front_count_ = 0;
@@ -371,18 +597,21 @@ class MapRange {
   std::size_t chunksize_;
   std::optional<std::size_t> buffersize_;
   Deadline deadline_;
-  std::deque<Slot> slots_;           // submitted, not consumed; front is the current result
-  std::size_t offset_ = 0;           // position inside the front chunk
-  Chunk* chunk_ = nullptr;           // the front chunk's results, once it was found done
-  std::size_t next_error_ = 0;       // in chunk_: the first error at or after offset_
-  std::size_t error_offset_ = npos;  // chunk_->error_at[next_error_], or npos
-  std::size_t front_count_ = 0;      // slots_.front().count once known, else 0
+  std::deque<Slot> slots_;                // submitted, not consumed; front is the current result
+  std::size_t offset_ = 0;                // position inside the front chunk
+  std::shared_ptr<Arrays> arrays_;        // set on the array path
+  Chunk* chunk_ = nullptr;                // the front chunk's results, once it was found done
+  typename Chunk::Slot* base_ = nullptr;  // and where its values are (chunk_ or arrays_)
+  std::size_t next_error_ = 0;            // in chunk_: the first error at or after offset_
+  std::size_t error_offset_ = npos;       // chunk_->error_at[next_error_], or npos
+  std::size_t front_count_ = 0;           // slots_.front().count once known, else 0
   bool exhausted_ = false;
   std::monostate unit_;  // what a void call "returns"
   // The iterator's fast path: [pos_, stop_) are results of chunk_ that are ready and did not
   // throw; pos_ is the current one. Empty (equal) whenever the slow path must decide.
   typename Chunk::Slot* pos_ = nullptr;
   typename Chunk::Slot* stop_ = nullptr;
+  std::size_t window_ = 0;  // counts the windows opened and closed (see iterator::window_)
 };
 
 }  // namespace concur::detail
