@@ -88,6 +88,10 @@ command -v clang-format >/dev/null || missing+=(clang-format)
 [ -e /usr/include/asio.hpp ] || missing+=(libasio-dev)
 [ -e /usr/include/tbb/tbb.h ] || [ -e /usr/include/oneapi/tbb.h ] || missing+=(libtbb-dev)
 [ -e /usr/include/thread_pool/thread_pool.hpp ] || missing+=(libthread-pool-dev)
+# MPI (Open MPI): concur::mpi's tests, example and benchmark run as jobs of 3 ranks on this machine.
+command -v mpirun >/dev/null || missing+=(openmpi-bin)
+compgen -G "/usr/include/*/mpi/mpi.h" >/dev/null || [ -e /usr/include/mpi.h ] ||
+  compgen -G "/usr/lib/*/openmpi/include/mpi.h" >/dev/null || missing+=(libopenmpi-dev)
 # Reliability steps: libFuzzer (clang's runtime) and the spin model checker.
 if wants fuzz; then
   compgen -G "/usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-$(uname -m).a" >/dev/null ||
@@ -179,7 +183,12 @@ bench_smoke() {
     [ "$exe" != $dir/bench/concur.bench.seed ] || continue  # not a Google Benchmark program
     found=1
     echo "--- $exe"
-    "$exe" --benchmark_min_time=0.01 --benchmark_out="$exe.json" --benchmark_out_format=json
+    local launch=()
+    # The MPI benchmark is a job: rank 0 measures, ranks 1 and 2 serve its pool.
+    [ "$exe" != $dir/bench/concur.bench.mpi ] ||
+      launch=(mpirun --oversubscribe --allow-run-as-root -n 3)
+    ${launch[@]+"${launch[@]}"} "$exe" --benchmark_min_time=0.01 --benchmark_out="$exe.json" \
+      --benchmark_out_format=json
   done
   [ $found -eq 1 ] || { echo "no benchmark was built (is Google Benchmark installed?)" >&2; return 1; }
   # The report's pieces, on the smoke figures: Python side by side (quick sizes) and rendering.
@@ -206,6 +215,9 @@ consumer_find_package() {
   cmake -S tests/consumers/find_package -B "$tmp/find-package" -DCMAKE_PREFIX_PATH="$tmp/prefix"
   cmake --build "$tmp/find-package" -j2
   "$tmp/find-package/consumer"
+  if [ -x "$tmp/find-package/consumer_mpi" ]; then  # built where MPI is installed
+    mpirun --oversubscribe --allow-run-as-root -n 2 "$tmp/find-package/consumer_mpi"
+  fi
 }
 
 # ctest keeps a passing test's output to itself: the fault storm runs once more, on its own, so

@@ -42,10 +42,65 @@ struct Shipped {
   F fn;
 };
 
+// How code addresses (entry points, function pointers) travel. In a fork they mean the same,
+// so the process pool sends them as they are. Processes that run the same program but were
+// not forked from each other (MPI ranks, see mpi.hpp) load it at different addresses: there a
+// CodeAddressScope makes this thread send each address as its offset from the program's load
+// address, and check that it lies in the program (a shared library's function would not mean
+// the same in another process).
+struct CodeAddressTranslation {
+  std::uintptr_t base = 0;   // subtracted when written, added when read
+  std::uintptr_t begin = 0;  // the program's code, [begin, end): 0, 0 means no check
+  std::uintptr_t end = 0;
+  const char* who = "concur";  // names the executor in errors
+};
+
+inline CodeAddressTranslation*& code_address_translation() noexcept {
+  static thread_local CodeAddressTranslation* current = nullptr;
+  return current;
+}
+
+// Sets this thread's translation for its lifetime.
+class CodeAddressScope {
+ public:
+  explicit CodeAddressScope(CodeAddressTranslation& t) noexcept
+      : previous_(std::exchange(code_address_translation(), &t)) {}
+  CodeAddressScope(const CodeAddressScope&) = delete;
+  CodeAddressScope& operator=(const CodeAddressScope&) = delete;
+  ~CodeAddressScope() { code_address_translation() = previous_; }
+
+ private:
+  CodeAddressTranslation* previous_;
+};
+
+inline void write_code_address(Writer& w, std::uintptr_t address) {
+  if (const CodeAddressTranslation* t = code_address_translation()) {
+    if (t->end != 0 && (address < t->begin || address >= t->end)) {
+      throw Error(std::string(t->who) +
+                  ": the function is not in the program's own code (it is in a shared library?); "
+                  "other processes of the program cannot find it there: call it from a function "
+                  "or a captureless lambda of the program");
+    }
+    address -= t->base;
+  }
+  w.write_raw(address);
+}
+
+inline std::uintptr_t read_code_address(Reader& r) {
+  std::uintptr_t address = r.read_raw<std::uintptr_t>();
+  if (const CodeAddressTranslation* t = code_address_translation()) {
+    address += t->base;
+    if (t->end != 0 && (address < t->begin || address >= t->end)) {
+      throw CodecError(std::string(t->who) + ": a code address outside the program's code");
+    }
+  }
+  return address;
+}
+
 template <forkable_callable F>
 void encode_callable(Writer& w, const F& fn) {
   if constexpr (std::is_pointer_v<F>) {
-    w.write_raw(reinterpret_cast<std::uintptr_t>(fn));
+    write_code_address(w, reinterpret_cast<std::uintptr_t>(fn));
   } else {
     static_cast<void>(fn);  // empty: nothing to send
   }
@@ -54,7 +109,7 @@ void encode_callable(Writer& w, const F& fn) {
 template <forkable_callable F>
 F decode_callable(Reader& r) {
   if constexpr (std::is_pointer_v<F>) {
-    return reinterpret_cast<F>(r.read_raw<std::uintptr_t>());
+    return reinterpret_cast<F>(read_code_address(r));
   } else {
     // An empty, trivially copyable object has no value to restore: its bytes are padding.
     struct alignas(F) Bytes {
@@ -365,7 +420,7 @@ using RemoteEntry = void (*)(Reader&, Writer&);
 
 // Runs in the worker on a whole call message.
 inline void run_remote_call(Reader& in, Writer& out) {
-  const auto entry = reinterpret_cast<RemoteEntry>(in.read_raw<std::uintptr_t>());
+  const auto entry = reinterpret_cast<RemoteEntry>(read_code_address(in));
   entry(in, out);
 }
 

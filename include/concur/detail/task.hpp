@@ -185,7 +185,8 @@ struct Call {
   static void encode(void* self, Writer& w) {
     if constexpr (remote_capable<R, F, Args...>) {
       auto& call = *static_cast<Call*>(self);
-      w.write_raw(reinterpret_cast<std::uintptr_t>(&remote_entry<R, Stoppable, F, Args...>));
+      write_code_address(w,
+                         reinterpret_cast<std::uintptr_t>(&remote_entry<R, Stoppable, F, Args...>));
       encode_callable(w, call.fn);
       std::apply([&](const Args&... xs) { (w.write(xs), ...); }, call.args);
     }
