@@ -17,73 +17,25 @@
 #include <numeric>
 #include <vector>
 
+#include "remote_pool_workloads.hpp"
+
 namespace {
-
-// The tasks: plain functions, as an MPIPoolExecutor requires.
-int noop() {
-  return 1;
-}
-int twice(int x) {
-  return 2 * x;
-}
-
-constexpr int fan_out_tasks = 1000;
-constexpr int map_items = 100'000;
-constexpr std::size_t map_chunksize = 1000;
-
+namespace w = remote_pool_workloads;
 concur::MPIPoolExecutor* g_pool = nullptr;  // rank 0's pool, while the benchmarks run
-
 }  // namespace
 
-// One no-op call at a time: submit, then wait for its result.
 static void BM_MPIPool_RoundTrip(benchmark::State& state) {
-  concur::MPIPoolExecutor& pool = *g_pool;
-  static_cast<void>(pool.submit(noop).result());
-  for (auto _ : state) {
-    int value = pool.submit(noop).result();
-    benchmark::DoNotOptimize(value);
-  }
-  state.SetItemsProcessed(state.iterations());
+  w::round_trip(state, *g_pool);
 }
 BENCHMARK(BM_MPIPool_RoundTrip)->UseRealTime();
 
-// 1000 no-op calls submitted at once, then waited for together.
 static void BM_MPIPool_FanOut(benchmark::State& state) {
-  concur::MPIPoolExecutor& pool = *g_pool;
-  std::vector<concur::Future<int>> futures;
-  futures.reserve(fan_out_tasks);
-  for (auto _ : state) {
-    futures.clear();
-    for (int i = 0; i < fan_out_tasks; ++i) futures.push_back(pool.submit(noop));
-    concur::wait(futures);
-    int sum = 0;
-    for (const concur::Future<int>& f : futures) sum += f.result();
-    if (sum != fan_out_tasks) {
-      state.SkipWithError("a no-op call returned a wrong value");
-      break;
-    }
-  }
-  state.SetItemsProcessed(state.iterations() * fan_out_tasks);
+  w::fan_out(state, *g_pool);
 }
 BENCHMARK(BM_MPIPool_FanOut)->UseRealTime();
 
-// map(x -> 2x) over 100k ints, 1000 calls per task.
 static void BM_MPIPool_MapChunked(benchmark::State& state) {
-  concur::MPIPoolExecutor& pool = *g_pool;
-  std::vector<int> items(map_items);
-  std::iota(items.begin(), items.end(), 0);
-  const std::int64_t expected = std::int64_t{map_items} * (map_items - 1);  // 2 * sum(0..n-1)
-  concur::MapOptions options;
-  options.chunksize = map_chunksize;
-  for (auto _ : state) {
-    std::int64_t sum = 0;
-    for (int value : pool.map(twice, items, options)) sum += value;
-    if (sum != expected) {
-      state.SkipWithError("map returned wrong values");
-      break;
-    }
-  }
-  state.SetItemsProcessed(state.iterations() * map_items);
+  w::map_chunked(state, *g_pool);
 }
 BENCHMARK(BM_MPIPool_MapChunked)->UseRealTime();
 

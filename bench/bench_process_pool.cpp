@@ -23,73 +23,25 @@
 #include <numeric>
 #include <vector>
 
-namespace {
+#include "remote_pool_workloads.hpp"
 
-// The tasks: plain functions, as a process pool requires.
-int noop() {
-  return 1;
-}
-int twice(int x) {
-  return 2 * x;
-}
+namespace w = remote_pool_workloads;
 
-constexpr int pipelined_tasks = 1000;
-constexpr int map_items = 100'000;
-constexpr std::size_t map_chunksize = 1000;
-
-}  // namespace
-
-// One no-op call at a time: submit, then wait for its result.
 static void BM_ProcessPool_SubmitRoundTrip(benchmark::State& state) {
   concur::ProcessPoolExecutor pool(static_cast<std::size_t>(state.range(0)));
-  static_cast<void>(pool.submit(noop).result());  // the workers are up before timing
-  for (auto _ : state) {
-    int value = pool.submit(noop).result();
-    benchmark::DoNotOptimize(value);
-  }
-  state.SetItemsProcessed(state.iterations());
+  w::round_trip(state, pool);
 }
 BENCHMARK(BM_ProcessPool_SubmitRoundTrip)->ArgName("workers")->Arg(1)->Arg(2)->UseRealTime();
 
-// 1000 no-op calls submitted at once, then waited for together.
 static void BM_ProcessPool_SubmitPipelined(benchmark::State& state) {
   concur::ProcessPoolExecutor pool(static_cast<std::size_t>(state.range(0)));
-  static_cast<void>(pool.submit(noop).result());
-  std::vector<concur::Future<int>> futures;
-  futures.reserve(pipelined_tasks);
-  for (auto _ : state) {
-    futures.clear();
-    for (int i = 0; i < pipelined_tasks; ++i) futures.push_back(pool.submit(noop));
-    concur::wait(futures);
-    int sum = 0;
-    for (const concur::Future<int>& f : futures) sum += f.result();
-    if (sum != pipelined_tasks) {
-      state.SkipWithError("a no-op call returned a wrong value");
-      break;
-    }
-  }
-  state.SetItemsProcessed(state.iterations() * pipelined_tasks);
+  w::fan_out(state, pool);
 }
 BENCHMARK(BM_ProcessPool_SubmitPipelined)->ArgName("workers")->Arg(1)->Arg(2)->UseRealTime();
 
-// map(x -> 2x) over 100k ints, 1000 calls per task.
 static void BM_ProcessPool_MapChunked(benchmark::State& state) {
   concur::ProcessPoolExecutor pool(static_cast<std::size_t>(state.range(0)));
-  static_cast<void>(pool.submit(noop).result());
-  std::vector<int> items(map_items);
-  std::iota(items.begin(), items.end(), 0);
-  const std::int64_t expected = std::int64_t{map_items} * (map_items - 1);  // 2 * sum(0..n-1)
-  concur::MapOptions options;
-  options.chunksize = map_chunksize;
-  for (auto _ : state) {
-    std::int64_t sum = 0;
-    for (int value : pool.map(twice, items, options)) sum += value;
-    if (sum != expected) {
-      state.SkipWithError("map returned wrong values");
-      break;
-    }
-  }
-  state.SetItemsProcessed(state.iterations() * map_items);
+  w::map_chunked(state, pool);
 }
 BENCHMARK(BM_ProcessPool_MapChunked)->ArgName("workers")->Arg(2)->UseRealTime();
 

@@ -47,7 +47,7 @@
 #include <utility>
 #include <vector>
 
-#include "count_loop.hpp"
+#include "../examples/count_workload.hpp"  // the talks' count loop, as the examples run it
 #include "peers/pipe_pool.hpp"
 #include "peers/textbook_pool.hpp"
 
@@ -190,12 +190,13 @@ int twice(int x) {
   return 2 * x;
 }
 
-// The talks' count: `i += 1` ten million times, then `return i * number` (count_loop.hpp).
+// The talks' count: `i += 1` ten million times, then `return i * number`
+// (examples/count_workload.hpp).
 constexpr std::int64_t count_loops = 10'000'000;
 constexpr int count_calls = 10;  // count(1) .. count(10)
 
 std::int64_t count(int number) {
-  return concur_bench::count_loop(count_loops, number);
+  return count_workload::count(count_loops, number);
 }
 
 constexpr std::size_t fan_out_threads = 200'000;
@@ -788,106 +789,84 @@ BENCHMARK(BM_PipePool_FanOut)->Arg(fan_out_processes)->UseRealTime();
 // =============================================================================================
 // W3 Map: x -> 2x over 1,000,000 ints prepared once, every result summed; items = ints.
 
-static void BM_Concur_Map(benchmark::State& state) {
+// Each iteration maps fn (x -> 2x) over `items` ints on `pool`, adds the results up with
+// sum_of(range) and checks the sum. The pool is made by make_pool(), inside guarded().
+template <class MakePool, class Fn, class Sum>
+void map_bench(benchmark::State& state, MakePool make_pool, Fn fn, std::size_t items,
+               const concur::MapOptions& options, Sum sum_of) {
   guarded(state, [&] {
-    const std::vector<int>& xs = iota_ints(map_items);
-    concur::ThreadPoolExecutor pool(workers);
-    const concur::MapOptions options{.chunksize = static_cast<std::size_t>(state.range(0))};
+    const std::vector<int>& xs = iota_ints(items);
+    auto pool = make_pool();
     for (auto _ : state) {
-      std::int64_t sum = 0;
-      for (int v : pool.map([](int x) { return 2 * x; }, xs, options)) sum += v;
+      auto results = pool->map(fn, xs, options);
+      const std::int64_t sum = sum_of(results);
       benchmark::DoNotOptimize(sum);
-      if (sum != doubled_sum(map_items)) {
+      if (sum != doubled_sum(items)) {
         state.SkipWithError("map returned wrong values");
         break;
       }
     }
-    state.SetItemsProcessed(state.iterations() * static_cast<std::int64_t>(map_items));
+    state.SetItemsProcessed(state.iterations() * static_cast<std::int64_t>(items));
   });
+}
+
+// The results one at a time, through the range's iterator.
+constexpr auto sum_each = [](auto& results) {
+  std::int64_t sum = 0;
+  for (int v : results) sum += v;
+  return sum;
+};
+
+constexpr auto twice_lambda = [](int x) { return 2 * x; };
+
+static auto concur_thread_pool() {
+  return std::make_unique<concur::ThreadPoolExecutor>(workers);
+}
+
+static concur::MapOptions chunked(const benchmark::State& state) {
+  return concur::MapOptions{.chunksize = static_cast<std::size_t>(state.range(0))};
+}
+
+static void BM_Concur_Map(benchmark::State& state) {
+  map_bench(state, concur_thread_pool, twice_lambda, map_items, chunked(state), sum_each);
 }
 BENCHMARK(BM_Concur_Map)->ArgName("chunksize")->Arg(1000)->Arg(16384)->Arg(131072)->UseRealTime();
 
 // The same map, its results read a ready run at a time through spans(): the loop over each
 // std::span is the plain loop parallel_for's reference sums its output array with.
 static void BM_Concur_MapSpans(benchmark::State& state) {
-  guarded(state, [&] {
-    const std::vector<int>& xs = iota_ints(map_items);
-    concur::ThreadPoolExecutor pool(workers);
-    const concur::MapOptions options{.chunksize = static_cast<std::size_t>(state.range(0))};
-    for (auto _ : state) {
-      std::int64_t sum = 0;
-      auto results = pool.map([](int x) { return 2 * x; }, xs, options);
-      for (std::span<int> run : results.spans()) {
-        for (int v : run) sum += v;
-      }
-      benchmark::DoNotOptimize(sum);
-      if (sum != doubled_sum(map_items)) {
-        state.SkipWithError("map returned wrong values");
-        break;
-      }
+  map_bench(state, concur_thread_pool, twice_lambda, map_items, chunked(state), [](auto& results) {
+    std::int64_t sum = 0;
+    for (std::span<int> run : results.spans()) {
+      for (int v : run) sum += v;
     }
-    state.SetItemsProcessed(state.iterations() * static_cast<std::int64_t>(map_items));
+    return sum;
   });
 }
 BENCHMARK(BM_Concur_MapSpans)->ArgName("chunksize")->Arg(16384)->Arg(131072)->UseRealTime();
 
 // chunksize 1, one future per item, over 100,000 ints (not 1M): the per-future cost of map().
 static void BM_Concur_MapNoChunk(benchmark::State& state) {
-  guarded(state, [&] {
-    const std::vector<int>& xs = iota_ints(map_no_chunk_items);
-    concur::ThreadPoolExecutor pool(workers);
-    for (auto _ : state) {
-      std::int64_t sum = 0;
-      for (int v : pool.map([](int x) { return 2 * x; }, xs)) sum += v;
-      benchmark::DoNotOptimize(sum);
-      if (sum != doubled_sum(map_no_chunk_items)) {
-        state.SkipWithError("map returned wrong values");
-        break;
-      }
-    }
-    state.SetItemsProcessed(state.iterations() * static_cast<std::int64_t>(map_no_chunk_items));
-  });
+  map_bench(state, concur_thread_pool, twice_lambda, map_no_chunk_items, concur::MapOptions{},
+            sum_each);
 }
 BENCHMARK(BM_Concur_MapNoChunk)->UseRealTime();
 
 // chunksize 16384 with at most 4 chunks submitted ahead of the consumer (Python 3.14's
 // buffersize): bounded memory, at what cost in throughput.
 static void BM_Concur_MapBuffered(benchmark::State& state) {
-  guarded(state, [&] {
-    const std::vector<int>& xs = iota_ints(map_items);
-    concur::ThreadPoolExecutor pool(workers);
-    const concur::MapOptions options{.chunksize = 16384, .buffersize = 4};
-    for (auto _ : state) {
-      std::int64_t sum = 0;
-      for (int v : pool.map([](int x) { return 2 * x; }, xs, options)) sum += v;
-      benchmark::DoNotOptimize(sum);
-      if (sum != doubled_sum(map_items)) {
-        state.SkipWithError("map returned wrong values");
-        break;
-      }
-    }
-    state.SetItemsProcessed(state.iterations() * static_cast<std::int64_t>(map_items));
-  });
+  map_bench(state, concur_thread_pool, twice_lambda, map_items,
+            concur::MapOptions{.chunksize = 16384, .buffersize = 4}, sum_each);
 }
 BENCHMARK(BM_Concur_MapBuffered)->UseRealTime();
 
 static void BM_ConcurProcess_Map(benchmark::State& state) {
-  guarded(state, [&] {
-    const std::vector<int>& xs = iota_ints(map_items);
-    concur::ProcessPoolExecutor pool(workers);
-    static_cast<void>(pool.submit(noop).result());
-    const concur::MapOptions options{.chunksize = static_cast<std::size_t>(state.range(0))};
-    for (auto _ : state) {
-      std::int64_t sum = 0;
-      for (int v : pool.map(twice, xs, options)) sum += v;
-      benchmark::DoNotOptimize(sum);
-      if (sum != doubled_sum(map_items)) {
-        state.SkipWithError("map returned wrong values");
-        break;
-      }
-    }
-    state.SetItemsProcessed(state.iterations() * static_cast<std::int64_t>(map_items));
-  });
+  const auto process_pool = [] {
+    auto pool = std::make_unique<concur::ProcessPoolExecutor>(workers);
+    static_cast<void>(pool->submit(noop).result());  // its first worker started
+    return pool;
+  };
+  map_bench(state, process_pool, twice, map_items, chunked(state), sum_each);
 }
 BENCHMARK(BM_ConcurProcess_Map)->ArgName("chunksize")->Arg(1000)->Arg(16384)->UseRealTime();
 

@@ -24,18 +24,22 @@
 #include <cstddef>
 #include <cstdint>
 #include <exception>
-#include <iomanip>
 #include <iostream>
-#include <sstream>
 #include <string>
 #include <string_view>
 #include <thread>
 #include <vector>
 
+#include "count_workload.hpp"
+
 namespace {
 
-using Clock = std::chrono::steady_clock;
-using Seconds = std::chrono::duration<double>;
+using count_workload::Clock;
+using count_workload::fixed;
+using count_workload::numbers;
+using count_workload::Seconds;
+using count_workload::Way;
+using count_workload::with_commas;
 
 constexpr std::int64_t talk_loops = 10'000'000;
 constexpr double target_sequential_seconds = 1.0;
@@ -44,66 +48,18 @@ constexpr double target_sequential_seconds = 1.0;
 // are forks of this program made when the pool is built, so they see the value it had then.
 std::int64_t g_loops = talk_loops;
 
-// The talks' task: `i += 1` g_loops times, then `return i * number`. Never inlined, so that all
-// four ways time the very same machine code, not copies the compiler placed or optimised apart.
-[[gnu::noinline]] std::int64_t count(int number) {
-  std::int64_t i = 0;
-  for (std::int64_t k = 0; k < g_loops; ++k) {
-    ++i;
-    // Tells the compiler that i may have changed, so it cannot fold the loop into i = g_loops
-    // (what -O2 would do); costs nothing at run time (Google Benchmark's DoNotOptimize trick).
-    asm volatile("" : "+r"(i));
-  }
-  return i * number;
+// The talks' task with this run's loop count, as the pools call it (a plain function: a process
+// pool requires one). Every way runs count_workload::count, the same machine code.
+std::int64_t count(int number) {
+  return count_workload::count(g_loops, number);
 }
 
-std::string fixed(double value, int digits) {
-  std::ostringstream out;
-  out << std::fixed << std::setprecision(digits) << value;
-  return out.str();
-}
-
-std::string with_commas(std::int64_t n) {
-  std::string digits = std::to_string(n);
-  for (std::ptrdiff_t at = static_cast<std::ptrdiff_t>(digits.size()) - 3; at > 0; at -= 3)
-    digits.insert(static_cast<std::size_t>(at), ",");
-  return digits;
-}
-
-// Seconds one call of count() takes with `loops` loops.
-double time_one_call(std::int64_t loops) {
-  g_loops = loops;
-  const auto start = Clock::now();
-  const std::int64_t result = count(1);
-  const Seconds took = Clock::now() - start;
-  if (result != loops) std::cerr << "count(1) returned " << result << std::endl;  // never
-  return took.count();
-}
-
-// Finds the loop count for which the ten sequential calls take about `seconds`: grows the count
-// until one call takes at least 10 ms, times three calls of ~30 ms and scales by the fastest
-// (a busy machine only ever makes a call slower).
-std::int64_t calibrate(double seconds) {
-  std::int64_t loops = std::int64_t{1} << 16;
-  double took = time_one_call(loops);
-  while (took < 0.010 && loops < (std::int64_t{1} << 40)) {
-    loops *= 4;
-    took = time_one_call(loops);
-  }
-  loops = static_cast<std::int64_t>(static_cast<double>(loops) * 0.030 / took) + 1;
-  double fastest = time_one_call(loops);
-  for (int i = 0; i < 2; ++i) fastest = std::min(fastest, time_one_call(loops));
-  const double scaled = static_cast<double>(loops) * (seconds / 10) / fastest;
-  return scaled < 1'000'000.0 ? 1'000'000 : static_cast<std::int64_t>(scaled);
-}
-
-const std::vector<int> g_numbers{1, 2, 3, 4, 5, 6, 7, 8, 9, 10};
 int g_wrong = 0;  // results that are not number * g_loops, over every run
 
 // 1. One call after another.
 std::vector<std::int64_t> run_sequential() {
   std::vector<std::int64_t> results;
-  for (int number : g_numbers) results.push_back(count(number));
+  for (int number : numbers) results.push_back(count(number));
   return results;
 }
 
@@ -111,7 +67,7 @@ std::vector<std::int64_t> run_sequential() {
 std::vector<std::int64_t> run_threads() {
   std::vector<std::int64_t> results;
   concur::ThreadPoolExecutor pool(5);
-  for (std::int64_t r : pool.map(count, g_numbers)) results.push_back(r);
+  for (std::int64_t r : pool.map(count, numbers)) results.push_back(r);
   return results;
 }  // like Python's with-block: the destructor shuts the pool down
 
@@ -120,29 +76,15 @@ std::vector<std::int64_t> run_threads() {
 std::vector<std::int64_t> run_processes() {
   std::vector<std::int64_t> results;
   concur::ProcessPoolExecutor pool(5);
-  for (std::int64_t r : pool.map(count, g_numbers)) results.push_back(r);
+  for (std::int64_t r : pool.map(count, numbers)) results.push_back(r);
   return results;
 }
 
 // 4. Control: no library, two threads, five calls each.
 std::vector<std::int64_t> run_raw_threads() {
-  std::vector<std::int64_t> results(g_numbers.size());
-  const std::size_t half = g_numbers.size() / 2;
-  auto calls = [&results](std::size_t from, std::size_t to) {
-    for (std::size_t i = from; i < to; ++i) results[i] = count(g_numbers[i]);
-  };
-  std::thread first(calls, std::size_t{0}, half);
-  std::thread second(calls, half, g_numbers.size());
-  first.join();
-  second.join();
-  return results;
+  return count_workload::run_raw_threads(g_loops);
 }
 
-struct Way {
-  const char* title;
-  const char* name;
-  std::vector<std::int64_t> (*run)();
-};
 const std::array<Way, 4> g_ways{{
     {"1. sequential", "sequential", run_sequential},
     {"2. ThreadPoolExecutor(5), map(count, 1..10)", "threads", run_threads},
@@ -150,31 +92,8 @@ const std::array<Way, 4> g_ways{{
     {"4. control: two std::threads, five calls each", "raw threads", run_raw_threads},
 }};
 
-// Runs one way of making the ten calls and checks its results; with `verbose`, prints them
-// and the time. Returns the time.
 Seconds timed(const Way& way, bool verbose) {
-  if (verbose) std::cout << '\n' << way.title << '\n';
-  // Flush before a process pool forks this process: a worker would print anything still
-  // buffered here once more.
-  std::cout << std::flush;
-  const auto start = Clock::now();
-  const std::vector<std::int64_t> results = way.run();
-  const Seconds took = Clock::now() - start;
-  for (std::size_t i = 0; i < g_numbers.size(); ++i) {
-    const std::int64_t expected = g_loops * g_numbers[i];
-    const bool present = i < results.size();
-    if (verbose) {
-      std::cout << "  item " << g_numbers[i] << " result "
-                << (present ? std::to_string(results[i]) : "missing") << '\n';
-    }
-    if (!present || results[i] != expected) {
-      ++g_wrong;
-      std::cerr << "WRONG: " << way.name << ": item " << g_numbers[i] << " should be " << expected
-                << std::endl;
-    }
-  }
-  if (verbose) std::cout << "  took " << fixed(took.count(), 3) << " s" << std::endl;
-  return took;
+  return count_workload::timed(way, verbose, g_loops, g_wrong);
 }
 
 }  // namespace
@@ -191,7 +110,7 @@ int main(int argc, char** argv) {
   }
 
   const auto program_start = Clock::now();
-  g_loops = talk ? talk_loops : calibrate(target_sequential_seconds);
+  g_loops = talk ? talk_loops : count_workload::calibrate(target_sequential_seconds);
   std::cout << "concur count example: count(number) loops " << with_commas(g_loops)
             << " times, for number in 1..10\n"
             << (talk ? "  (--talk: the talks' ten million loops)\n"

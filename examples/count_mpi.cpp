@@ -26,76 +26,26 @@
 #include <cstddef>
 #include <cstdint>
 #include <exception>
-#include <iomanip>
 #include <iostream>
-#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "count_workload.hpp"
+
 namespace {
 
-using Clock = std::chrono::steady_clock;
-using Seconds = std::chrono::duration<double>;
+using count_workload::Clock;
+using count_workload::count;  // count(loops, number): both arguments cross to the worker ranks
+using count_workload::fixed;
+using count_workload::numbers;
+using count_workload::Seconds;
+using count_workload::Way;
+using count_workload::with_commas;
 
 constexpr double target_sequential_seconds = 1.0;
 constexpr std::size_t rounds = 5;
 
-// The talks' task: `i += 1` loops times, then `return i * number`. Never inlined, so that all
-// three ways run the very same machine code, not copies the compiler placed or optimised apart.
-// A plain function of the program, as an MPIPoolExecutor requires; both arguments and the
-// result cross between ranks through concur's Codec.
-[[gnu::noinline]] std::int64_t count(std::int64_t loops, int number) {
-  std::int64_t i = 0;
-  for (std::int64_t k = 0; k < loops; ++k) {
-    ++i;
-    // Tells the compiler that i may have changed, so it cannot fold the loop into i = loops
-    // (what -O2 would do); costs nothing at run time (Google Benchmark's DoNotOptimize trick).
-    asm volatile("" : "+r"(i));
-  }
-  return i * number;
-}
-
-std::string fixed(double value, int digits) {
-  std::ostringstream out;
-  out << std::fixed << std::setprecision(digits) << value;
-  return out.str();
-}
-
-std::string with_commas(std::int64_t n) {
-  std::string digits = std::to_string(n);
-  for (std::ptrdiff_t at = static_cast<std::ptrdiff_t>(digits.size()) - 3; at > 0; at -= 3)
-    digits.insert(static_cast<std::size_t>(at), ",");
-  return digits;
-}
-
-// Seconds one call of count() takes with `loops` loops.
-double time_one_call(std::int64_t loops) {
-  const auto start = Clock::now();
-  const std::int64_t result = count(loops, 1);
-  const Seconds took = Clock::now() - start;
-  if (result != loops) std::cerr << "count(1) returned " << result << std::endl;  // never
-  return took.count();
-}
-
-// Finds the loop count for which the ten sequential calls take about `seconds`: grows the count
-// until one call takes at least 10 ms, times three calls of ~30 ms and scales by the fastest
-// (a busy machine only ever makes a call slower).
-std::int64_t calibrate(double seconds) {
-  std::int64_t loops = std::int64_t{1} << 16;
-  double took = time_one_call(loops);
-  while (took < 0.010 && loops < (std::int64_t{1} << 40)) {
-    loops *= 4;
-    took = time_one_call(loops);
-  }
-  loops = static_cast<std::int64_t>(static_cast<double>(loops) * 0.030 / took) + 1;
-  double fastest = time_one_call(loops);
-  for (int i = 0; i < 2; ++i) fastest = std::min(fastest, time_one_call(loops));
-  const double scaled = static_cast<double>(loops) * (seconds / 10) / fastest;
-  return scaled < 1'000'000.0 ? 1'000'000 : static_cast<std::int64_t>(scaled);
-}
-
-const std::vector<int> g_numbers{1, 2, 3, 4, 5, 6, 7, 8, 9, 10};
 std::int64_t g_loops = 0;                   // rank 0's calibrated loop count (rank 0 only)
 concur::MPIPoolExecutor* g_pool = nullptr;  // rank 0's pool, while the client runs
 int g_wrong = 0;                            // results that are not number * g_loops, over every run
@@ -103,38 +53,24 @@ int g_wrong = 0;                            // results that are not number * g_l
 // 1. One call after another, on rank 0.
 std::vector<std::int64_t> run_sequential() {
   std::vector<std::int64_t> results;
-  for (int number : g_numbers) results.push_back(count(g_loops, number));
+  for (int number : numbers) results.push_back(count(g_loops, number));
   return results;
 }
 
 // 2. map() on the pool's worker ranks: results come back in input order. map() zips its
 // iterables, as Python's does: call i gets the loop count and number i.
 std::vector<std::int64_t> run_mpi() {
-  const std::vector<std::int64_t> loops(g_numbers.size(), g_loops);
+  const std::vector<std::int64_t> loops(numbers.size(), g_loops);
   std::vector<std::int64_t> results;
-  for (std::int64_t r : g_pool->map(count, loops, g_numbers)) results.push_back(r);
+  for (std::int64_t r : g_pool->map(count, loops, numbers)) results.push_back(r);
   return results;
 }
 
 // 3. Control: no library, two threads of rank 0, five calls each.
 std::vector<std::int64_t> run_raw_threads() {
-  std::vector<std::int64_t> results(g_numbers.size());
-  const std::size_t half = g_numbers.size() / 2;
-  auto calls = [&results](std::size_t from, std::size_t to) {
-    for (std::size_t i = from; i < to; ++i) results[i] = count(g_loops, g_numbers[i]);
-  };
-  std::thread first(calls, std::size_t{0}, half);
-  std::thread second(calls, half, g_numbers.size());
-  first.join();
-  second.join();
-  return results;
+  return count_workload::run_raw_threads(g_loops);
 }
 
-struct Way {
-  const char* title;
-  const char* name;
-  std::vector<std::int64_t> (*run)();
-};
 constexpr std::size_t sequential = 0;
 constexpr std::size_t mpi = 1;
 constexpr std::size_t raw_threads = 2;
@@ -144,29 +80,8 @@ const std::array<Way, 3> g_ways{{
     {"3. control: two std::threads on rank 0, five calls each", "raw threads", run_raw_threads},
 }};
 
-// Runs one way of making the ten calls and checks its results; with `verbose`, prints them
-// and the time. Returns the time.
 Seconds timed(const Way& way, bool verbose) {
-  if (verbose) std::cout << '\n' << way.title << '\n';
-  std::cout << std::flush;
-  const auto start = Clock::now();
-  const std::vector<std::int64_t> results = way.run();
-  const Seconds took = Clock::now() - start;
-  for (std::size_t i = 0; i < g_numbers.size(); ++i) {
-    const std::int64_t expected = g_loops * g_numbers[i];
-    const bool present = i < results.size();
-    if (verbose) {
-      std::cout << "  item " << g_numbers[i] << " result "
-                << (present ? std::to_string(results[i]) : "missing") << '\n';
-    }
-    if (!present || results[i] != expected) {
-      ++g_wrong;
-      std::cerr << "WRONG: " << way.name << ": item " << g_numbers[i] << " should be " << expected
-                << std::endl;
-    }
-  }
-  if (verbose) std::cout << "  took " << fixed(took.count(), 3) << " s" << std::endl;
-  return took;
+  return count_workload::timed(way, verbose, g_loops, g_wrong);
 }
 
 Seconds median(std::array<Seconds, rounds> times) {
@@ -178,7 +93,7 @@ Seconds median(std::array<Seconds, rounds> times) {
 int client(concur::MPIPoolExecutor& pool) {
   g_pool = &pool;
   const auto program_start = Clock::now();
-  g_loops = calibrate(target_sequential_seconds);
+  g_loops = count_workload::calibrate(target_sequential_seconds);
   std::cout << "concur count_mpi example: " << pool.max_workers() + 1 << " MPI ranks\n"
             << "  rank 0 is the client (it calibrates, times every way and submits); ranks 1.."
             << pool.max_workers() << " are its MPIPoolExecutor's workers\n"

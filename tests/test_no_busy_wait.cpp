@@ -12,7 +12,6 @@
 #include <concur/wait.hpp>
 
 #include <sys/resource.h>
-#include <sys/time.h>
 
 #include <chrono>
 #include <functional>
@@ -20,6 +19,7 @@
 #include <vector>
 
 #include "support/catch.hpp"
+#include "support/cpu_time.hpp"
 #include "support/gate.hpp"
 
 using namespace std::chrono_literals;
@@ -29,14 +29,8 @@ namespace {
 constexpr auto kWait = std::chrono::seconds(1);
 constexpr double kMaxCpuSeconds = 0.05;  // per kWait
 
-double seconds(const timeval& tv) {
-  return static_cast<double>(tv.tv_sec) + static_cast<double>(tv.tv_usec) / 1e6;
-}
-
 double thread_cpu_seconds() {
-  rusage usage{};
-  ::getrusage(RUSAGE_THREAD, &usage);
-  return seconds(usage.ru_utime) + seconds(usage.ru_stime);
+  return concur_test::cpu_seconds(RUSAGE_THREAD);
 }
 
 struct Cost {

@@ -52,6 +52,7 @@
 #include <concur/future.hpp>
 
 #include <concur/detail/remote.hpp>
+#include <concur/detail/remote_executor.hpp>
 #include <concur/detail/task.hpp>
 
 #include <link.h>
@@ -282,7 +283,7 @@ inline int mpi_serve(MPI_Comm comm = MPI_COMM_WORLD) {
 
 /// An Executor whose workers are the ranks 1..N-1 of an MPI communicator; built on rank 0.
 /// Python: mpi4py.futures.MPIPoolExecutor.
-class MPIPoolExecutor final : public Executor {
+class MPIPoolExecutor final : public detail::RemoteExecutor {
  public:
   /// On rank 0 of comm (MPI_COMM_WORLD by default), while every other rank runs mpi_serve():
   /// checks that MPI is initialised with MPI_THREAD_SERIALIZED or more, that there is at least
@@ -332,24 +333,7 @@ class MPIPoolExecutor final : public Executor {
   /// shutdown(true): every submitted call ends, then every worker rank leaves mpi_serve().
   ~MPIPoolExecutor() override { shutdown(true); }
 
-  /// The call, checked at compile time as ProcessPoolExecutor::submit checks it: fn must be a
-  /// function pointer, a captureless lambda or an empty function object of this program, and
-  /// every argument and the result need a Codec. Otherwise as Executor::submit.
-  template <class F, class... Args>
-  [[nodiscard]] auto submit(F&& fn, Args&&... args) {
-    check_call<F, Args...>();
-    return Executor::submit(std::forward<F>(fn), std::forward<Args>(args)...);
-  }
-
-  /// As Executor::map, with fn checked at compile time as submit() does.
-  template <class F, class... Ts>
-  [[nodiscard]] auto map(F&& fn, Ts&&... iterables_then_options) {
-    static_assert(detail::forkable_callable<std::decay_t<F>>,
-                  "concur::MPIPoolExecutor::map: the task must be a function pointer, a "
-                  "captureless lambda or an empty function object; other ranks are other "
-                  "processes, and captured state would point into this one's memory");
-    return Executor::map(std::forward<F>(fn), std::forward<Ts>(iterables_then_options)...);
-  }
+  // submit() and map() (checked at compile time): see detail::RemoteExecutor.
 
   /// Stops accepting calls; see Executor::shutdown. With cancel_futures, the calls not yet sent
   /// to a rank are cancelled. With wait, returns once every call has ended and every worker
@@ -375,14 +359,7 @@ class MPIPoolExecutor final : public Executor {
 
  protected:
   void submit_task(detail::Task task) override {
-    if (!task.remote_capable()) {
-      throw Error(
-          "concur::MPIPoolExecutor::submit: this call cannot run on another rank: the callable "
-          "must be a function pointer, a captureless lambda or an empty function object, and "
-          "every argument and the result need a concur::Codec; a coroutine (returning "
-          "concur::Task) never can (submitting through MPIPoolExecutor itself says which, at "
-          "compile time)");
-    }
+    require_remote_capable(task, "concur::MPIPoolExecutor");
     Queued queued{std::move(task), {}, 0};
     {
       const detail::CodeAddressScope scope(translation_);
@@ -420,41 +397,6 @@ class MPIPoolExecutor final : public Executor {
     MPI_Request request;
     std::vector<std::byte> message;
   };
-
-  template <class F, class... Args>
-  static constexpr void check_call() {
-    if constexpr (detail::is_coroutine_task_v<detail::call_result_t<F, Args...>>) {
-      static_assert(!detail::is_coroutine_task_v<detail::call_result_t<F, Args...>>,
-                    "concur::MPIPoolExecutor::submit: fn returns a concur::Task (a coroutine); "
-                    "a coroutine cannot run on another rank (its frame lives in this process): "
-                    "submit it to a ThreadPoolExecutor");
-    } else {
-      using Fn = std::decay_t<F>;
-      static_assert(detail::forkable_callable<Fn>,
-                    "concur::MPIPoolExecutor::submit: the task must be a function pointer, a "
-                    "captureless lambda or an empty function object; other ranks are other "
-                    "processes, and captured state would point into this one's memory");
-      (require_argument_codec<std::decay_t<Args>>(), ...);
-      using R = detail::submit_result_t<F, Args...>;
-      if constexpr (!std::is_void_v<R>) require_result_codec<R>();
-    }
-  }
-  template <class T>
-  static constexpr void require_argument_codec() {
-    static_assert(detail::has_codec<T>,
-                  "concur::MPIPoolExecutor::submit: an argument type has no concur::Codec<T> "
-                  "(the note naming require_argument_codec<T> says which T); specialise "
-                  "Codec<T> with encode(Writer&, const T&) and decode(Reader&), or opt in with "
-                  "concur::bitwise_codec<T>");
-  }
-  template <class T>
-  static constexpr void require_result_codec() {
-    static_assert(detail::has_codec<T>,
-                  "concur::MPIPoolExecutor::submit: the result type has no concur::Codec<T> (the "
-                  "note naming require_result_codec<T> says which T); specialise Codec<T> with "
-                  "encode(Writer&, const T&) and decode(Reader&), or opt in with "
-                  "concur::bitwise_codec<T>");
-  }
 
   // Every worker reports its code's fingerprint; one that differs from ours ends the pool
   // before it starts (all workers are told to stop).

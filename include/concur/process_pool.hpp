@@ -47,6 +47,7 @@
 #include <concur/detail/posix/io.hpp>
 #include <concur/detail/posix/worker.hpp>
 #include <concur/detail/remote.hpp>
+#include <concur/detail/remote_executor.hpp>
 #include <concur/detail/task.hpp>
 
 #include <poll.h>
@@ -104,7 +105,7 @@ struct ProcessPoolOptions {
 };
 
 /// An Executor backed by worker processes. Python: concurrent.futures.ProcessPoolExecutor.
-class ProcessPoolExecutor final : public Executor {
+class ProcessPoolExecutor final : public detail::RemoteExecutor {
  public:
   /// A pool of at most max_workers processes (0: hardware_concurrency).
   explicit ProcessPoolExecutor(std::size_t max_workers = 0)
@@ -144,24 +145,7 @@ class ProcessPoolExecutor final : public Executor {
   /// shutdown(true): waits for every submitted call; every worker is reaped.
   ~ProcessPoolExecutor() override { shutdown(true); }
 
-  /// The call, checked at compile time: fn must be a function pointer, a captureless lambda
-  /// or an empty function object, and every argument and the result need a Codec. Otherwise
-  /// as Executor::submit.
-  template <class F, class... Args>
-  [[nodiscard]] auto submit(F&& fn, Args&&... args) {
-    check_call<F, Args...>();
-    return Executor::submit(std::forward<F>(fn), std::forward<Args>(args)...);
-  }
-
-  /// As Executor::map, with fn checked at compile time as submit() does.
-  template <class F, class... Ts>
-  [[nodiscard]] auto map(F&& fn, Ts&&... iterables_then_options) {
-    static_assert(detail::forkable_callable<std::decay_t<F>>,
-                  "concur::ProcessPoolExecutor::map: the task must be a function pointer, a "
-                  "captureless lambda or an empty function object; a worker is a fork of this "
-                  "program, and captured state may point into the parent's memory");
-    return Executor::map(std::forward<F>(fn), std::forward<Ts>(iterables_then_options)...);
-  }
+  // submit() and map() (checked at compile time): see detail::RemoteExecutor.
 
   /// Stops accepting calls; see Executor::shutdown. With wait, returns once every call has
   /// ended and every worker and the fork server have been reaped. With cancel_futures, running
@@ -207,14 +191,7 @@ class ProcessPoolExecutor final : public Executor {
 
  protected:
   void submit_task(detail::Task task) override {
-    if (!task.remote_capable()) {
-      throw Error(
-          "concur::ProcessPoolExecutor::submit: this call cannot run in a worker process: the "
-          "callable must be a function pointer, a captureless lambda or an empty function "
-          "object, and every argument and the result need a concur::Codec; a coroutine "
-          "(returning concur::Task) never can (submitting through ProcessPoolExecutor itself "
-          "says which, at compile time)");
-    }
+    require_remote_capable(task, "concur::ProcessPoolExecutor");
     {
       std::lock_guard<std::mutex> lock(mutex_);
       if (broken_)
@@ -230,50 +207,6 @@ class ProcessPoolExecutor final : public Executor {
   }
 
  private:
-  template <class F, class... Args>
-  static constexpr void check_call() {
-    if constexpr (detail::is_coroutine_task_v<detail::call_result_t<F, Args...>>) {
-      static_assert(!detail::is_coroutine_task_v<detail::call_result_t<F, Args...>>,
-                    "concur::ProcessPoolExecutor::submit: fn returns a concur::Task (a "
-                    "coroutine); a coroutine cannot run in a worker process (its frame lives in "
-                    "this process): submit it to a ThreadPoolExecutor");
-    } else {
-      check_plain_call<F, Args...>();
-    }
-  }
-
-  template <class F, class... Args>
-  static constexpr void check_plain_call() {
-    using Fn = std::decay_t<F>;
-    static_assert(detail::forkable_callable<Fn>,
-                  "concur::ProcessPoolExecutor::submit: the task must be a function pointer, a "
-                  "captureless lambda or an empty function object; a worker is a fork of this "
-                  "program, and captured state may point into the parent's memory");
-    (require_argument_codec<std::decay_t<Args>>(), ...);
-    using R = detail::submit_result_t<F, Args...>;
-    if constexpr (!std::is_void_v<R>) require_result_codec<R>();
-  }
-
-  // One function per type, so that the compiler's instantiation note next to the message names
-  // the type.
-  template <class T>
-  static constexpr void require_argument_codec() {
-    static_assert(detail::has_codec<T>,
-                  "concur::ProcessPoolExecutor::submit: an argument type has no "
-                  "concur::Codec<T> (the note naming require_argument_codec<T> says which T); "
-                  "specialise Codec<T> with "
-                  "encode(Writer&, const T&) and decode(Reader&), or opt in with "
-                  "concur::bitwise_codec<T>");
-  }
-  template <class T>
-  static constexpr void require_result_codec() {
-    static_assert(detail::has_codec<T>,
-                  "concur::ProcessPoolExecutor::submit: the result type has no concur::Codec<T> "
-                  "(the note naming require_result_codec<T> says which T); specialise Codec<T> "
-                  "with encode(Writer&, const T&) "
-                  "and decode(Reader&), or opt in with concur::bitwise_codec<T>");
-  }
-
   static std::size_t default_max_workers() {
     const unsigned cpus = std::thread::hardware_concurrency();
     return cpus == 0 ? 1 : cpus;

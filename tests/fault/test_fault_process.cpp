@@ -42,6 +42,7 @@
 #include <thread>
 #include <vector>
 
+#include "shutdown_race.hpp"
 #include "support/catch.hpp"
 #include "support/process.hpp"
 
@@ -407,57 +408,24 @@ TEST_CASE("shutdown from several threads while others submit ends every process-
           "[fault][process]") {
   const std::size_t fds_before = concur_test::open_descriptor_count();
   const concur_test::Family family_before = concur_test::family();
-  // Each shutdown thread uses one of these (wait, cancel_futures) pairs.
-  constexpr std::array<std::array<bool, 2>, 4> kShutdowns{
-      {{true, false}, {false, true}, {true, true}, {false, false}}};
+  struct Entry {
+    int x;
+    concur::Future<int> future;
+  };
   for (int round = 0; round < 6; ++round) {
     INFO("round " << round);
-    std::mutex mutex;
-    std::vector<std::pair<int, concur::Future<int>>> submitted;  // guarded by mutex
-    std::atomic<int> total{0};
-    std::atomic<int> refused{0};
-    std::atomic<int> early_returns{0};  // a shutdown(wait=true) returned with a call pending
+    concur_fault_test::ShutdownRace<Entry> race;
     {
       concur::ProcessPoolExecutor pool(2);
-      std::vector<std::thread> threads;
-      for (int t = 0; t < 2; ++t) {
-        threads.emplace_back([&, t] {
-          for (int i = 0; i < 400; ++i) {
-            try {
-              concur::Future<int> f = pool.submit(twice, t * 1000 + i);
-              total.fetch_add(1);
-              std::lock_guard<std::mutex> lock(mutex);
-              submitted.emplace_back(t * 1000 + i, std::move(f));
-            } catch (const concur::ShutdownError&) {
-              refused.fetch_add(1);
-              return;
-            }
-          }
-        });
-      }
-      for (std::size_t k = 0; k < kShutdowns.size(); ++k) {
-        threads.emplace_back([&, k] {
-          // Starts once enough calls are in, or once every submitter has stopped (an earlier
-          // shutdown refused it).
-          while (total.load() < 100 + static_cast<int>(k) * 20 && refused.load() < 2) {
-            std::this_thread::yield();
-          }
-          pool.shutdown(kShutdowns[k][0], kShutdowns[k][1]);
-          if (!kShutdowns[k][0]) return;
-          // shutdown(wait=true) returned: every call submitted so far has ended.
-          std::lock_guard<std::mutex> lock(mutex);
-          for (const auto& entry : submitted) {
-            if (!entry.second.done()) early_returns.fetch_add(1);
-          }
-        });
-      }
-      for (auto& t : threads) t.join();
+      race = concur_fault_test::race_shutdowns<Entry>(pool, 2, 400, 100, 20, [&pool](int x) {
+        return Entry{x, pool.submit(twice, x)};
+      });
       CHECK_THROWS_AS(pool.submit(twice, 1), concur::ShutdownError);
     }
-    CHECK(early_returns.load() == 0);
+    CHECK(race.early_returns == 0);
     int finished = 0;
     int cancelled = 0;
-    for (const auto& [x, f] : submitted) {
+    for (const auto& [x, f] : race.submitted) {
       REQUIRE(f.done());
       if (f.cancelled()) {
         ++cancelled;
@@ -466,8 +434,8 @@ TEST_CASE("shutdown from several threads while others submit ends every process-
         ++finished;
       }
     }
-    CHECK(finished + cancelled == total.load());
-    CHECK(refused.load() <= 2);
+    CHECK(finished + cancelled == race.total);
+    CHECK(race.refused <= 2);
   }
   const concur_test::Family family_after = concur_test::family();
   CHECK(concur_test::new_since(family_before.descendants, family_after.descendants).empty());

@@ -31,6 +31,7 @@
 #include <utility>
 #include <vector>
 
+#include "shutdown_race.hpp"
 #include "support/catch.hpp"
 
 using namespace std::chrono_literals;
@@ -196,73 +197,35 @@ TEST_CASE("thread pool: cancel storms from several threads end every future exac
 
 TEST_CASE("thread pool: shutdown from several threads while others submit ends every future once",
           "[fault]") {
-  // Each shutdown thread uses one of these (wait, cancel_futures) pairs.
-  constexpr std::array<std::array<bool, 2>, 4> kShutdowns{
-      {{true, false}, {false, true}, {true, true}, {false, false}}};
   int cancelled_total = 0;
   int early_total = 0;
+  struct Entry {
+    int x;
+    concur::Future<int> future;
+    std::shared_ptr<std::atomic<int>> ran;
+    std::shared_ptr<std::atomic<int>> callbacks;
+  };
   for (int round = 0; round < 40; ++round) {
     INFO("round " << round);
-    struct Entry {
-      int x;
-      concur::Future<int> future;
-      std::shared_ptr<std::atomic<int>> ran;
-      std::shared_ptr<std::atomic<int>> callbacks;
-    };
-    std::mutex mutex;
-    std::vector<Entry> submitted;  // guarded by mutex
-    std::atomic<int> total{0};
-    std::atomic<int> refused{0};
-    std::atomic<int> early_returns{0};  // a shutdown(wait=true) returned with a call pending
+    concur_fault_test::ShutdownRace<Entry> race;
     {
       concur::ThreadPoolExecutor pool(3);
-      std::vector<std::thread> threads;
-      for (int t = 0; t < 3; ++t) {
-        threads.emplace_back([&, t] {
-          for (int i = 0; i < 2000; ++i) {
-            const int x = t * 10000 + i;
-            auto ran = std::make_shared<std::atomic<int>>(0);
-            auto callbacks = std::make_shared<std::atomic<int>>(0);
-            try {
-              concur::Future<int> f = pool.submit([ran, x] {
-                ran->fetch_add(1);
-                return x;
-              });
-              f.add_done_callback(
-                  [callbacks](const concur::Future<int>&) { callbacks->fetch_add(1); });
-              total.fetch_add(1);
-              std::lock_guard<std::mutex> lock(mutex);
-              submitted.push_back(Entry{x, std::move(f), ran, callbacks});
-            } catch (const concur::ShutdownError&) {
-              refused.fetch_add(1);
-              return;
-            }
-          }
+      race = concur_fault_test::race_shutdowns<Entry>(pool, 3, 2000, 200, 50, [&pool](int x) {
+        auto ran = std::make_shared<std::atomic<int>>(0);
+        auto callbacks = std::make_shared<std::atomic<int>>(0);
+        concur::Future<int> f = pool.submit([ran, x] {
+          ran->fetch_add(1);
+          return x;
         });
-      }
-      for (std::size_t k = 0; k < kShutdowns.size(); ++k) {
-        threads.emplace_back([&, k] {
-          // Starts once enough calls are in, or once every submitter has stopped (an earlier
-          // shutdown refused it).
-          while (total.load() < 200 + static_cast<int>(k) * 50 && refused.load() < 3) {
-            std::this_thread::yield();
-          }
-          pool.shutdown(kShutdowns[k][0], kShutdowns[k][1]);
-          if (!kShutdowns[k][0]) return;
-          // shutdown(wait=true) returned: every call submitted so far has ended.
-          std::lock_guard<std::mutex> lock(mutex);
-          for (const Entry& e : submitted) {
-            if (!e.future.done()) early_returns.fetch_add(1);
-          }
-        });
-      }
-      for (auto& t : threads) t.join();
+        f.add_done_callback([callbacks](const concur::Future<int>&) { callbacks->fetch_add(1); });
+        return Entry{x, std::move(f), ran, callbacks};
+      });
       CHECK_THROWS_AS(pool.submit([] { return 0; }), concur::ShutdownError);
     }
-    CHECK(early_returns.load() == 0);  // shutdown(wait=true) returned with every call ended
-    early_total += early_returns.load();
+    CHECK(race.early_returns == 0);  // shutdown(wait=true) returned with every call ended
+    early_total += race.early_returns;
     int bad = 0;
-    for (const Entry& e : submitted) {
+    for (const Entry& e : race.submitted) {
       REQUIRE(e.future.done());
       bad += e.callbacks->load() == 1 ? 0 : 1;
       if (e.future.cancelled()) {
@@ -273,8 +236,8 @@ TEST_CASE("thread pool: shutdown from several threads while others submit ends e
       }
     }
     CHECK(bad == 0);
-    CHECK(static_cast<int>(submitted.size()) == total.load());
-    CHECK(refused.load() <= 3);
+    CHECK(static_cast<int>(race.submitted.size()) == race.total);
+    CHECK(race.refused <= 3);
   }
   std::printf(
       "thread pool concurrent shutdown: 40 rounds, %d calls cancelled in all; %d seen "

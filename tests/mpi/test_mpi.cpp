@@ -16,7 +16,6 @@
 #include <concur/wait.hpp>
 
 #include <sys/resource.h>
-#include <sys/time.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -31,6 +30,7 @@
 #include <vector>
 
 #include "support/catch.hpp"
+#include "support/cpu_time.hpp"
 
 using namespace std::chrono_literals;
 
@@ -43,16 +43,10 @@ concur::MPIPoolExecutor& pool() {
   return *g_pool;
 }
 
-double seconds(const timeval& tv) {
-  return static_cast<double>(tv.tv_sec) + static_cast<double>(tv.tv_usec) / 1e6;
-}
-
 // CPU time (user + system) of this whole process: on rank 0, the test's thread and the pool's
 // manager thread; on a worker rank, the worker.
 double process_cpu_seconds() {
-  rusage usage{};
-  ::getrusage(RUSAGE_SELF, &usage);
-  return seconds(usage.ru_utime) + seconds(usage.ru_stime);
+  return concur_test::cpu_seconds(RUSAGE_SELF);
 }
 
 // ---- tasks: functions of this program, run on the worker ranks ----
