@@ -106,6 +106,47 @@ TEST_CASE("FrameReader assembles frames sent a few bytes at a time and never wai
   CHECK(reader.read_some(in.get()) == std::optional(posix::FrameStatus::peer_gone));
 }
 
+// A worker's replies come on a pipe; the manager reads ahead, so that replies written back to
+// back cost it one read. A small read-ahead here makes frames straddle the buffer's end.
+TEST_CASE("FrameReader reads ahead on a pipe: frames in order, split ones completed, never waits",
+          "[framing]") {
+  auto [in, out] = posix::pipe_pair();
+  posix::set_nonblocking(in.get());
+  posix::FrameReader reader(pool_kinds, 64, posix::FrameReader::Source::pipe);
+  CHECK_FALSE(reader.read_some(in.get()).has_value());  // nothing there: returns at once
+  CHECK_FALSE(reader.buffered());
+
+  // Five replies with payloads of 0, 10, 100 (longer than the read-ahead), 3 and 40 bytes: the
+  // first four in one write, the last with write_message().
+  const std::size_t sizes[] = {0, 10, 100, 3, 40};
+  std::vector<std::byte> batch;
+  for (std::size_t k = 0; k < 4; ++k) {
+    const std::vector<std::byte> payload(sizes[k], static_cast<std::byte>(k + 1));
+    posix::append_frame(batch, posix::Header{posix::result, 0, k + 1, payload.size()}, payload);
+  }
+  REQUIRE(::write(out.get(), batch.data(), batch.size()) == static_cast<ssize_t>(batch.size()));
+  const std::vector<std::byte> last(sizes[4], std::byte{5});
+  REQUIRE(posix::write_message(out.get(), posix::Header{posix::result, 0, 5, last.size()}, last));
+
+  std::size_t frames = 0;
+  bool buffered_after_first = false;
+  while (const std::optional<posix::FrameStatus> status = reader.read_some(in.get())) {
+    REQUIRE(*status == posix::FrameStatus::ok);
+    INFO("frame " << frames);
+    REQUIRE(frames < 5);
+    CHECK(reader.header().id == frames + 1);
+    CHECK(reader.payload() ==
+          std::vector<std::byte>(sizes[frames], static_cast<std::byte>(frames + 1)));
+    if (frames == 0) buffered_after_first = reader.buffered();
+    ++frames;
+  }
+  CHECK(frames == 5);
+  CHECK(buffered_after_first);  // the second frame came with the first read
+  CHECK_FALSE(reader.buffered());
+  out.reset();  // the writer is gone: end of file
+  CHECK(reader.read_some(in.get()) == std::optional(posix::FrameStatus::peer_gone));
+}
+
 TEST_CASE("FrameReader refuses a corrupt header before its payload", "[framing]") {
   auto [in, out] = posix::socket_pair();
   posix::FrameReader reader(pool_kinds);
@@ -201,11 +242,11 @@ TEST_CASE("elements of no bytes count against one budget per message", "[codec][
 
 // ---- a worker that writes a corrupt frame --------------------------------------------------
 
-// In a worker: its socket to the pool is its only socket (the fork server closed the rest).
-int own_socket() {
+// In a worker: the pipe its replies go to is its only pipe (the fork server closed the rest).
+int own_reply_pipe() {
   for (int fd = 3; fd < 1024; ++fd) {
     struct stat st {};
-    if (::fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode)) return fd;
+    if (::fstat(fd, &st) == 0 && S_ISFIFO(st.st_mode)) return fd;
   }
   return -1;
 }
@@ -213,7 +254,7 @@ int own_socket() {
 // Writes a result header whose size no reply may have, then waits to be killed.
 int write_huge_frame(int x) {
   const posix::Header h{posix::result, 0, 1, std::uint64_t{1} << 40};
-  static_cast<void>(posix::send_all(own_socket(), &h, sizeof h));
+  static_cast<void>(posix::write_message(own_reply_pipe(), h));
   std::this_thread::sleep_for(60s);
   return x;
 }
@@ -221,7 +262,7 @@ int write_huge_frame(int x) {
 // Writes a header of a kind no worker sends, then returns normally.
 int write_unknown_kind(int x) {
   const posix::Header h{77, 0, 0, 0};
-  static_cast<void>(posix::send_all(own_socket(), &h, sizeof h));
+  static_cast<void>(posix::write_message(own_reply_pipe(), h));
   return x;
 }
 

@@ -15,10 +15,12 @@
 #include <concur/process_pool.hpp>
 
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/types.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <csignal>
 #include <cstddef>
@@ -26,6 +28,7 @@
 #include <cstdlib>
 #include <exception>
 #include <iostream>
+#include <new>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -333,6 +336,72 @@ TEST_CASE("calls written ahead to a worker that dies run exactly once elsewhere"
     INFO("call " << i);
     CHECK(runs[static_cast<std::size_t>(i)] == 1);
   }
+}
+
+namespace {
+// Runs a while (the pool meanwhile writes the calls behind it ahead), then the worker exits.
+int pause_then_exit(int ms) {
+  std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+  ::_exit(3);
+}
+
+// Counts of runs per call, in memory shared with the workers (mapped before the pool forks).
+std::atomic<int>* shared_runs = nullptr;
+
+int count_run(int i) {
+  shared_runs[i].fetch_add(1);
+  return i;
+}
+
+int count_run_after_gate(const std::string& gate, int i) {
+  wait_gate(gate);
+  return count_run(i);
+}
+}  // namespace
+
+// While quick calls flow, the pool writes many of them ahead to a busy worker (not just one):
+// all of those must run again elsewhere when the worker dies, each exactly once, and the call
+// it was running fails alone. Every call is queued behind a gate first, so that hundreds of
+// quick replies have come back (and the pool writes calls far ahead) by the time the doomed
+// call starts.
+TEST_CASE("many calls written ahead behind a call that kills its worker each run exactly once",
+          "[process][crash]") {
+  constexpr int calls = 2000;
+  constexpr int doomed_at = 1000;
+  static_assert(std::atomic<int>::is_always_lock_free, "shared between processes");
+  void* memory = ::mmap(nullptr, sizeof(std::atomic<int>) * calls, PROT_READ | PROT_WRITE,
+                        MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  REQUIRE(memory != MAP_FAILED);
+  shared_runs = new (memory) std::atomic<int>[calls]();
+  {
+    concur::ProcessPoolExecutor pool(1);
+    Fifo gate("ahead");
+    std::vector<concur::Future<int>> futures;
+    futures.push_back(pool.submit(count_run_after_gate, gate.path(), 0));
+    for (int i = 1; i < calls; ++i) {
+      futures.push_back(i == doomed_at ? pool.submit(pause_then_exit, 200)
+                                       : pool.submit(count_run, i));
+    }
+    gate.open_gate();
+    for (int i = 0; i < calls; ++i) {
+      INFO("call " << i);
+      auto& f = futures[static_cast<std::size_t>(i)];
+      if (i == doomed_at) {
+        const std::optional<concur::WorkerCrashedError> crash = crash_of(f);
+        REQUIRE(crash.has_value());
+        CHECK(crash->exit_status() == 3);
+      } else {
+        REQUIRE(f.result(kLongWait) == i);
+      }
+    }
+  }
+  int wrong = 0;
+  for (int i = 0; i < calls; ++i) {
+    if (i != doomed_at && shared_runs[i].load() != 1) ++wrong;
+  }
+  CHECK(wrong == 0);
+  shared_runs = nullptr;
+  ::munmap(memory, sizeof(std::atomic<int>) * calls);
 }
 
 // C++ only: replace_worker fails only the call the dead worker ran.

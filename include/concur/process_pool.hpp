@@ -56,6 +56,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -225,30 +226,42 @@ class ProcessPoolExecutor final : public detail::RemoteExecutor {
     return std::make_unique<StopWatch>(task.stop_token(), WakeManager{this});
   }
 
+  // A call written ahead to a busy worker.
+  struct Ahead {
+    detail::Task task;
+    std::uint64_t id = 0;
+    std::unique_ptr<StopWatch> watch;  // wakes the manager when it is asked to stop
+    bool stop_sent = false;            // it was sent marked as asked to stop
+    std::size_t bytes = 0;             // its message size
+  };
+
   struct Worker {
     int pid = 0;
-    detail::posix::Fd fd;
+    detail::posix::Fd fd;       // its socket: calls go out on it
+    detail::posix::Fd replies;  // the pipe its replies come from (non-blocking)
     detail::posix::FrameReader reader{detail::posix::kind_bit(detail::posix::result) |
-                                      detail::posix::kind_bit(detail::posix::ready) |
-                                      detail::posix::kind_bit(detail::posix::init_failed)};
+                                          detail::posix::kind_bit(detail::posix::ready) |
+                                          detail::posix::kind_bit(detail::posix::init_failed),
+                                      reply_readahead, detail::posix::FrameReader::Source::pipe};
     bool ready = false;                // its initializer ran
     std::optional<detail::Task> task;  // the call it runs
     std::uint64_t call_id = 0;
     std::optional<detail::Clock::time_point> deadline;
-    bool timed_out = false;  // we killed it for overrunning task_timeout
-    bool gone = false;       // its socket ended: waiting for its exit status
-    std::size_t served = 0;  // calls it finished
-    bool retiring = false;   // reached max_tasks_per_child: it exits and gets no call
-    // A second call, already written to its socket: it starts as soon as `task` ends, without
-    // waiting for this thread to be scheduled (see dispatch()). Never started while `task` is
-    // set: a worker reads its next call only after replying to the current one.
-    std::optional<detail::Task> next;
-    std::uint64_t next_id = 0;
+    bool timed_out = false;               // we killed it for overrunning task_timeout
+    bool gone = false;                    // its socket ended: waiting for its exit status
+    std::size_t served = 0;               // calls it finished
+    bool retiring = false;                // reached max_tasks_per_child: it exits and gets no call
+    detail::Clock::time_point started{};  // when `task` started (as far as we can tell)
+    // Calls already written to its socket, in order: each starts as soon as the one before it
+    // ends, without waiting for this thread to be scheduled (see dispatch()). Never started
+    // while `task` is set: a worker runs its calls one at a time and replies to each before it
+    // starts the next, so the oldest unanswered call is the one it runs.
+    std::deque<Ahead> ahead;
+    std::size_t ahead_bytes = 0;    // the sum of their message sizes
+    std::vector<std::byte> outbox;  // frames for it, sent at the end of dispatch()
     // Stop requests, for calls that take a std::stop_token (see forward_stop_requests()).
     std::unique_ptr<StopWatch> task_watch;  // wakes the manager when `task` is asked to stop
-    std::unique_ptr<StopWatch> next_watch;  // the same for `next`
     bool stop_sent = false;                 // the worker knows that `task` was asked to stop
-    bool next_stop_sent = false;            // `next` was sent marked as asked to stop
     bool stop_seen = false;                 // forward_stop_requests() has handled `task`'s request
     std::optional<detail::Clock::time_point> stop_deadline;  // `task` is killed after it
     std::uint64_t stop_killed = 0;  // the call we killed it for: it did not stop in time
@@ -258,11 +271,23 @@ class ProcessPoolExecutor final : public detail::RemoteExecutor {
   // elsewhere, first, and are already marked running. Manager thread only.
   std::deque<detail::Task> resend_;
 
-  // A call sent ahead must fit in the socket's buffer, so that writing it never blocks the
+  // Calls sent ahead must fit in the socket's buffer, so that writing them never blocks the
   // manager while the worker is busy (and maybe writing a large reply to us).
   static constexpr std::size_t max_ahead_bytes = 32 * 1024;
+  // Calls written ahead to one worker: about this much work (see ahead_limit()), and at most
+  // max_ahead_calls.
+  static constexpr std::chrono::microseconds ahead_budget{200};
+  static constexpr std::int64_t max_ahead_calls = 64;
+  // How long the manager watches for the next event before it sleeps (see wait_for_events()).
+  static constexpr std::chrono::microseconds manager_spin{50};
+  // How much of a worker's replies the manager reads with one recv.
+  static constexpr std::size_t reply_readahead = 64 * 1024;
 
+  // Makes the manager look at the queue, the flags and the stop requests again. One byte in
+  // the pipe is enough for any number of wake-ups until the manager has seen it: a submit
+  // then costs no system call while the manager is awake anyway.
   void wake() noexcept {
+    if (wake_pending_.exchange(true)) return;
     const char byte = 1;
     static_cast<void>(::write(wake_w_.get(), &byte, 1));  // full pipe: a wake-up is pending
   }
@@ -307,7 +332,7 @@ class ProcessPoolExecutor final : public detail::RemoteExecutor {
     // read that end of file, and the fork server would wait for it forever: SIGCONT first.
     for (auto& w : workers_) {
       if (w->pid <= 0) continue;
-      if (w->task || w->next) {
+      if (w->task || !w->ahead.empty()) {
         static_cast<void>(::kill(w->pid, SIGKILL));
       } else {
         static_cast<void>(::kill(w->pid, SIGCONT));
@@ -327,25 +352,29 @@ class ProcessPoolExecutor final : public detail::RemoteExecutor {
       dispatch();
       forward_stop_requests();  // before poll(): it may set a deadline that poll() must honour
       if (finished()) return;
-      std::vector<pollfd> fds;
+      std::vector<pollfd>& fds = poll_fds_;
+      std::vector<Worker*>& polled = polled_;
+      fds.clear();
+      polled.clear();
       fds.push_back({wake_r_.get(), POLLIN, 0});
       fds.push_back({control_.get(), POLLIN, 0});
-      std::vector<Worker*> polled;
       for (auto& w : workers_) {
         if (!w->gone) {
-          fds.push_back({w->fd.get(), POLLIN, 0});
+          fds.push_back({w->replies.get(), POLLIN, 0});
           polled.push_back(w.get());
         }
       }
-      const int rc = ::poll(fds.data(), static_cast<nfds_t>(fds.size()), poll_timeout_ms());
+      const int rc = wait_for_events(fds);
       if (rc < 0) {
         if (errno == EINTR) continue;
         detail::posix::throw_errno(errno, "concur::ProcessPoolExecutor: poll");
       }
       if (fds[0].revents != 0) {
-        char drain[256];
-        while (::read(wake_r_.get(), drain, sizeof drain) > 0) {
-        }
+        char drain[256];  // one byte at most: wake() writes only after the store below
+        static_cast<void>(::read(wake_r_.get(), drain, sizeof drain));
+        // Before the next look at what woke us (the loop goes round): a wake() from now on
+        // writes the pipe again.
+        wake_pending_.store(false);
       }
       if (fds[1].revents != 0) read_control();
       for (std::size_t i = 0; i < polled.size(); ++i) {
@@ -354,6 +383,30 @@ class ProcessPoolExecutor final : public detail::RemoteExecutor {
       enforce_timeouts();
       collect_gone();
     }
+  }
+
+  // poll() on fds. For a short while after the last event (manager_spin), the manager watches
+  // without sleeping, giving up the CPU between looks: a submit or a reply that comes soon,
+  // the usual case while quick calls flow, then costs no wake-up of this thread, which on a
+  // virtual machine can take tens of microseconds. It does not watch while the calls running
+  // are long ones (their replies are far off; the CPU is theirs). Then it sleeps until an event
+  // or the next deadline.
+  int wait_for_events(std::vector<pollfd>& fds) {
+    const auto nfds = static_cast<nfds_t>(fds.size());
+    const bool running = std::any_of(workers_.begin(), workers_.end(),
+                                     [](const auto& w) { return w->task.has_value(); });
+    const bool quick = call_time_ns_ <= std::chrono::nanoseconds(2 * manager_spin).count();
+    while ((quick || !running) && detail::Clock::now() < spin_until_) {
+      const int rc = ::poll(fds.data(), nfds, 0);
+      if (rc != 0) {
+        if (rc > 0) spin_until_ = detail::Clock::now() + manager_spin;
+        return rc;
+      }
+      std::this_thread::yield();
+    }
+    const int rc = ::poll(fds.data(), nfds, poll_timeout_ms());
+    if (rc > 0) spin_until_ = detail::Clock::now() + manager_spin;
+    return rc;
   }
 
   // Done: shut down, nothing queued, no call running, no worker awaiting its status.
@@ -365,7 +418,7 @@ class ProcessPoolExecutor final : public detail::RemoteExecutor {
       if (!shutdown_ || !queue_.empty() || cancelling_ != 0) return false;
     }
     return resend_.empty() && std::none_of(workers_.begin(), workers_.end(), [](const auto& w) {
-             return w->task.has_value() || w->next.has_value();
+             return w->task.has_value() || !w->ahead.empty();
            });
   }
 
@@ -414,11 +467,29 @@ class ProcessPoolExecutor final : public detail::RemoteExecutor {
   }
 
   // Hands queued calls to idle workers, starting workers as needed. When every worker is busy
-  // and no more may start, each gets one more call written ahead to its socket (Python keeps
-  // one extra call in its call queue too): a worker then goes on to its next call the moment
-  // it replies, even when this thread is slow to be scheduled because the workers keep every
-  // core busy.
+  // and no more may start, calls are written ahead to the workers' sockets (Python keeps one
+  // extra call in its call queue too): a worker then goes on to its next call the moment it
+  // replies, even when this thread is slow to be scheduled because the workers keep every core
+  // busy. How many go ahead follows how long calls take (see ahead_limit()): one for long
+  // calls, so that a call never waits long behind another while a worker could take it; many
+  // for quick ones, which then travel many to a system call. Everything for one worker goes
+  // out in one write.
   void dispatch() {
+    dispatch_calls();
+    for (auto& w : workers_) {
+      if (w->outbox.empty()) continue;
+      const bool sent = !w->gone && w->fd &&
+                        detail::posix::send_all(w->fd.get(), w->outbox.data(), w->outbox.size());
+      w->outbox.clear();
+      if (w->outbox.capacity() > max_ahead_bytes) w->outbox.shrink_to_fit();
+      // Its socket is broken (it died, or a task shut it): it gets no more calls. Its replies
+      // are still read to their end of file, for a reply sent before may still be unread;
+      // then its calls fail as a crash, or run again, once its status arrives.
+      if (!sent) w->fd.reset();
+    }
+  }
+
+  void dispatch_calls() {
     // Under break_pool a worker that died with a call breaks the pool once its status
     // arrives: until then nothing more may start, or a queued call could run and succeed.
     if (options_.on_worker_crash == CrashPolicy::break_pool &&
@@ -427,17 +498,28 @@ class ProcessPoolExecutor final : public detail::RemoteExecutor {
         })) {
       return;
     }
+    const std::size_t limit = ahead_limit();
     while (has_queued()) {
       Worker* idle = nullptr;
-      Worker* ahead = nullptr;
+      Worker* ahead = nullptr;  // the busy worker with the fewest calls written ahead
       std::size_t live = 0;
       for (auto& w : workers_) {
-        if (w->gone || w->retiring) continue;
+        if (w->gone || w->retiring || !w->fd) continue;
         ++live;
-        if (!w->task && idle == nullptr) idle = w.get();
-        const bool has_room =
-            options_.max_tasks_per_child == 0 || w->served + 2 <= options_.max_tasks_per_child;
-        if (w->task && !w->next && has_room && ahead == nullptr) ahead = w.get();
+        if (!w->task) {
+          if (idle == nullptr) idle = w.get();
+          continue;
+        }
+        // A worker's calls ahead are topped up once half of them have gone, and then all the
+        // way: more calls to a write, fewer writes.
+        const std::size_t in_flight = 1 + w->ahead.size();
+        const bool has_room = w->ahead.size() < limit &&
+                              (w->ahead.size() * 2 <= limit || !w->outbox.empty()) &&
+                              (options_.max_tasks_per_child == 0 ||
+                               w->served + in_flight + 1 <= options_.max_tasks_per_child);
+        if (has_room && (ahead == nullptr || w->ahead.size() < ahead->ahead.size())) {
+          ahead = w.get();
+        }
       }
       if (idle == nullptr && live < max_workers_) {
         if (!spawn_worker()) return;
@@ -448,14 +530,16 @@ class ProcessPoolExecutor final : public detail::RemoteExecutor {
       std::optional<std::pair<detail::Task, bool>> call = next_call();
       if (!call) return;
       auto& [task, started] = *call;
-      Writer message;
+      message_.bytes().clear();
+      if (message_.bytes().capacity() > max_ahead_bytes) message_ = Writer();  // a huge one
       try {
-        task.encode(message);
+        task.encode(message_);
       } catch (...) {
         if (started || task.start()) task.fail(std::current_exception());
         continue;
       }
-      if (to != idle && message.bytes().size() > max_ahead_bytes) {
+      const std::size_t size = message_.bytes().size();
+      if (to != idle && to->ahead_bytes + size > max_ahead_bytes) {
         // Too big to write ahead: it waits for an idle worker, first in line.
         if (started) {
           resend_.push_front(std::move(task));
@@ -476,10 +560,10 @@ class ProcessPoolExecutor final : public detail::RemoteExecutor {
       const bool stopped = task.stoppable() && task.stop_token().stop_requested();
       const std::uint64_t id = ++next_call_id_;
       const detail::posix::Header h{detail::posix::call,
-                                    stopped ? detail::posix::call_stop_requested : 0, id,
-                                    message.bytes().size()};
+                                    stopped ? detail::posix::call_stop_requested : 0, id, size};
       if (to == idle) {
         to->call_id = id;
+        to->started = detail::Clock::now();
         if (options_.task_timeout) to->deadline = detail::deadline_after(*options_.task_timeout);
         to->task = std::move(task);
         to->task_watch = std::move(watch);
@@ -487,15 +571,30 @@ class ProcessPoolExecutor final : public detail::RemoteExecutor {
         to->stop_seen = false;
         to->stop_deadline.reset();  // set by forward_stop_requests()
       } else {
-        to->next_id = id;
-        to->next = std::move(task);
-        to->next_watch = std::move(watch);
-        to->next_stop_sent = stopped;
+        to->ahead.push_back(Ahead{std::move(task), id, std::move(watch), stopped, size});
+        to->ahead_bytes += size;
       }
-      if (!detail::posix::send_message(to->fd.get(), h, message.bytes())) {
-        worker_gone(*to);  // it died: the call fails as a crash once its status arrives
-      }
+      detail::posix::append_frame(to->outbox, h, message_.bytes());
     }
+  }
+
+  // How many calls may wait written ahead on a busy worker: about ahead_budget of work, going
+  // by how long calls have taken lately; at least one.
+  std::size_t ahead_limit() const noexcept {
+    if (call_time_ns_ == unknown_call_time) return 1;
+    const auto budget = std::chrono::duration_cast<std::chrono::nanoseconds>(ahead_budget);
+    const std::int64_t per_call = std::max<std::int64_t>(call_time_ns_, 1);
+    return static_cast<std::size_t>(
+        std::clamp<std::int64_t>(budget.count() / per_call, 1, max_ahead_calls));
+  }
+
+  // Folds one call's time (from its start, or the reply before it, to its reply) into the
+  // running estimate that ahead_limit() reads.
+  void learn_call_time(detail::Clock::duration took) noexcept {
+    const auto ns = std::max<std::int64_t>(
+        std::chrono::duration_cast<std::chrono::nanoseconds>(took).count(), 0);
+    call_time_ns_ =
+        call_time_ns_ == unknown_call_time ? ns : call_time_ns_ + (ns - call_time_ns_) / 8;
   }
 
   // Asks the fork server for a worker; false (and the pool broken when none runs) on failure.
@@ -506,8 +605,8 @@ class ProcessPoolExecutor final : public detail::RemoteExecutor {
     }
     while (true) {
       detail::posix::Header h;
-      detail::posix::Fd fd;
-      if (!detail::posix::recv_with_fd(control_.get(), h, fd)) {
+      detail::posix::Fd ends[2];  // its socket, and its replies' pipe
+      if (!detail::posix::recv_with_fds(control_.get(), h, ends)) {
         throw std::runtime_error("the fork server is gone");
       }
       if (h.kind == detail::posix::exited) {
@@ -515,11 +614,11 @@ class ProcessPoolExecutor final : public detail::RemoteExecutor {
         continue;
       }
       if (h.kind != detail::posix::spawned) continue;
-      if (h.id == 0 || !fd) {
-        // h.id != 0 without a descriptor: the worker started, but its socket was lost on the
+      if (h.id == 0 || !ends[0] || !ends[1]) {
+        // h.id != 0 without the descriptors: the worker started, but its ends were lost on the
         // way (this process is out of descriptors); the worker sees end of file and leaves.
         const std::string why =
-            h.id == 0 ? "the fork server's socketpair or fork failed: " +
+            h.id == 0 ? "the fork server's socketpair, pipe2 or fork failed: " +
                             std::error_code(h.aux, std::generic_category()).message()
                       : std::string("its socket could not be received (out of descriptors?)");
         if (std::none_of(workers_.begin(), workers_.end(),
@@ -530,7 +629,9 @@ class ProcessPoolExecutor final : public detail::RemoteExecutor {
       }
       auto w = std::make_unique<Worker>();
       w->pid = static_cast<int>(h.id);
-      w->fd = std::move(fd);
+      w->fd = std::move(ends[0]);
+      w->replies = std::move(ends[1]);
+      detail::posix::set_nonblocking(w->replies.get());  // read_frame() never waits
       {
         std::lock_guard<std::mutex> lock(mutex_);
         pids_.push_back(w->pid);
@@ -542,8 +643,8 @@ class ProcessPoolExecutor final : public detail::RemoteExecutor {
 
   void read_control() {
     detail::posix::Header h;
-    detail::posix::Fd fd;
-    if (!detail::posix::recv_with_fd(control_.get(), h, fd)) {
+    detail::posix::Fd ends[2];
+    if (!detail::posix::recv_with_fds(control_.get(), h, ends)) {
       throw std::runtime_error("the fork server is gone");
     }
     using detail::posix::kind_bit;
@@ -559,7 +660,14 @@ class ProcessPoolExecutor final : public detail::RemoteExecutor {
   // rest of a frame: a worker stopped half-way through a reply holds up no other worker, and
   // its task_timeout still fires.
   void read_worker(Worker& w) {
-    const std::optional<detail::posix::FrameStatus> status = w.reader.read_some(w.fd.get());
+    // Replies sent back to back arrive together: every whole one is handled now.
+    do {
+      read_frame(w);
+    } while (!w.gone && w.reader.buffered());
+  }
+
+  void read_frame(Worker& w) {
+    const std::optional<detail::posix::FrameStatus> status = w.reader.read_some(w.replies.get());
     if (!status) return;  // the rest of the frame comes later
     if (*status == detail::posix::FrameStatus::malformed && exit_status_.count(w.pid) == 0) {
       // Its memory is corrupt, or it is not ours to trust: it goes the way of a worker that
@@ -599,13 +707,24 @@ class ProcessPoolExecutor final : public detail::RemoteExecutor {
           w.stop_seen = false;
           w.stop_deadline.reset();
           ++w.served;
-          if (w.next) {  // the call written ahead starts now
-            w.task = std::move(w.next);
-            w.next.reset();
-            w.call_id = w.next_id;
+          const auto now = detail::Clock::now();
+          learn_call_time(now - w.started);
+          w.started = now;
+          if (!w.ahead.empty()) {  // the call written ahead starts now
+            Ahead& next = w.ahead.front();
+            w.task = std::move(next.task);
+            w.call_id = next.id;
             if (options_.task_timeout) w.deadline = detail::deadline_after(*options_.task_timeout);
-            w.task_watch = std::move(w.next_watch);
-            w.stop_sent = std::exchange(w.next_stop_sent, false);
+            w.task_watch = std::move(next.watch);
+            w.stop_sent = next.stop_sent;
+            w.ahead_bytes -= next.bytes;
+            w.ahead.pop_front();
+          } else if (std::none_of(workers_.begin(), workers_.end(),
+                                  [](const auto& o) { return o->task.has_value(); }) &&
+                     !has_queued()) {
+            // Every call has ended: the next ones may be of another kind. They start with
+            // one call ahead again, until their first reply shows how quick they are.
+            call_time_ns_ = unknown_call_time;
           }
           if (options_.max_tasks_per_child != 0 && w.served >= options_.max_tasks_per_child) {
             w.retiring = true;  // it leaves after this reply; a new worker takes its place
@@ -624,6 +743,7 @@ class ProcessPoolExecutor final : public detail::RemoteExecutor {
   void worker_gone(Worker& w) {
     w.gone = true;
     w.fd.reset();
+    w.replies.reset();
     {
       std::lock_guard<std::mutex> lock(mutex_);
       pids_.erase(std::remove(pids_.begin(), pids_.end(), w.pid), pids_.end());
@@ -654,18 +774,21 @@ class ProcessPoolExecutor final : public detail::RemoteExecutor {
     const int pid = -w.pid;
     const bool was_ready = w.ready;
     w.task_watch.reset();
-    w.next_watch.reset();
-    if (w.next) {  // never started: it runs elsewhere, unless the pool is stopping
-      detail::Task ahead = std::move(*w.next);
-      w.next.reset();
-      if (terminating_now()) {
-        ahead.fail(std::make_exception_ptr(
+    // Calls written ahead never started: they run elsewhere, first and in their order,
+    // unless the pool is stopping.
+    const bool terminating = terminating_now();
+    for (auto it = w.ahead.rbegin(); it != w.ahead.rend(); ++it) {
+      it->watch.reset();
+      if (terminating) {
+        it->task.fail(std::make_exception_ptr(
             BrokenProcessPool("concur::ProcessPoolExecutor: worker " + std::to_string(pid) +
                               " was stopped by terminate_workers() or kill_workers()")));
       } else {
-        resend_.push_back(std::move(ahead));
+        resend_.push_front(std::move(it->task));
       }
     }
+    w.ahead.clear();
+    w.ahead_bytes = 0;
     if (!w.task) {
       if (!was_ready && options_.initializer != nullptr) {
         break_pool("a worker process died in its initializer (" + describe_status(status) + ")");
@@ -742,7 +865,7 @@ class ProcessPoolExecutor final : public detail::RemoteExecutor {
           now >= *w->stop_deadline) {
         // A reply already waiting is read first (the next poll returns at once): the call
         // ended in time after all.
-        pollfd reply{w->fd.get(), POLLIN, 0};
+        pollfd reply{w->replies.get(), POLLIN, 0};
         if (::poll(&reply, 1, 0) > 0) continue;
         w->stop_killed = w->call_id;
         static_cast<void>(::kill(w->pid, SIGKILL));
@@ -771,7 +894,7 @@ class ProcessPoolExecutor final : public detail::RemoteExecutor {
     if (stop_all) {  // shutdown(_, true): every call sent or to be resent
       for (auto& w : workers_) {
         if (w->task) static_cast<void>(w->task->request_stop());
-        if (w->next) static_cast<void>(w->next->request_stop());
+        for (Ahead& a : w->ahead) static_cast<void>(a.task.request_stop());
       }
       for (detail::Task& task : resend_) static_cast<void>(task.request_stop());
     }
@@ -888,11 +1011,12 @@ class ProcessPoolExecutor final : public detail::RemoteExecutor {
     for (detail::Task& task : resend_) task.fail(error);
     resend_.clear();
     for (auto& w : workers_) {
-      if (!w->task && !w->next) continue;
+      if (!w->task && w->ahead.empty()) continue;
       if (w->task) w->task->fail(error);
-      if (w->next) w->next->fail(error);
+      for (Ahead& a : w->ahead) a.task.fail(error);
       w->task.reset();
-      w->next.reset();
+      w->ahead.clear();
+      w->ahead_bytes = 0;
       if (!w->gone) static_cast<void>(::kill(w->pid, SIGKILL));
     }
   }
@@ -905,12 +1029,21 @@ class ProcessPoolExecutor final : public detail::RemoteExecutor {
   detail::posix::Fd wake_r_;   // the manager polls it; submit() and shutdown() write wake_w_
   detail::posix::Fd wake_w_;
   std::thread manager_;
-  std::mutex join_mutex_;  // serialises joining the manager
+  std::mutex join_mutex_;                  // serialises joining the manager
+  std::atomic<bool> wake_pending_{false};  // a byte is in the wake pipe, or about to be
 
   // The manager thread's own state.
   std::vector<std::unique_ptr<Worker>> workers_;
   std::map<int, int> exit_status_;  // pid -> wait status, for workers whose EOF is still unread
   std::uint64_t next_call_id_ = 0;
+  // A running estimate of how long a call takes, in ns (see ahead_limit()). Unknown at first:
+  // one call ahead, as in Python, until a reply shows that more may go.
+  static constexpr std::int64_t unknown_call_time = -1;
+  std::int64_t call_time_ns_ = unknown_call_time;
+  Writer message_;                          // the call being encoded, reused
+  std::vector<pollfd> poll_fds_;            // run_manager()'s, reused
+  detail::Clock::time_point spin_until_{};  // see wait_for_events()
+  std::vector<Worker*> polled_;
 
   mutable std::mutex mutex_;
   std::deque<detail::Task> queue_;  // guarded by mutex_

@@ -98,25 +98,36 @@ std::string expected_value(int i) {
   return "v" + std::to_string(i);
 }
 
-// In a worker: the socket descriptors this process holds (its only one is its channel to the
-// pool).
-std::vector<int> own_sockets() {
-  std::vector<int> sockets;
+// In a worker: the socket and pipe descriptors this process holds above 2 (they are its
+// channel to the pool: a socket for calls, a pipe for replies).
+std::vector<int> own_channel() {
+  std::vector<int> ends;
   DIR* dir = ::opendir("/proc/self/fd");
-  if (dir == nullptr) return sockets;
+  if (dir == nullptr) return ends;
+  const int own = ::dirfd(dir);
   while (const dirent* entry = ::readdir(dir)) {
     const int fd = std::atoi(entry->d_name);
     struct stat info {};
-    if (fd > 2 && ::fstat(fd, &info) == 0 && S_ISSOCK(info.st_mode)) sockets.push_back(fd);
+    if (fd > 2 && fd != own && ::fstat(fd, &info) == 0 &&
+        (S_ISSOCK(info.st_mode) || S_ISFIFO(info.st_mode))) {
+      ends.push_back(fd);
+    }
   }
   ::closedir(dir);
-  return sockets;
+  return ends;
 }
 
-// In a worker: shuts its channel down, so that the pool reads end of file and the worker's
-// reply fails.
+// In a worker: shuts its channel down (the socket shut, the reply pipe closed), so that the
+// pool reads end of file and the worker's reply fails.
 void shut_own_sockets() {
-  for (const int fd : own_sockets()) static_cast<void>(::shutdown(fd, SHUT_RDWR));
+  for (const int fd : own_channel()) {
+    struct stat info {};
+    if (::fstat(fd, &info) == 0 && S_ISFIFO(info.st_mode)) {
+      static_cast<void>(::close(fd));
+    } else {
+      static_cast<void>(::shutdown(fd, SHUT_RDWR));
+    }
+  }
 }
 
 // Runs in a worker process.
@@ -319,7 +330,8 @@ TEST_CASE("a storm of 10,000 calls with planned failures and outside kills ends 
       const int p = plan[static_cast<std::size_t>(i)];
       ++seen[static_cast<std::size_t>(p)][s];
       if (s == kSeenOther || (s != natural_outcome(p) && s != kSeenKilled && s != kSeenTimedOut)) {
-        FAIL_CHECK("call " << i << " planned " << plan_name(p) << " ended otherwise: " << detail);
+        FAIL_CHECK("call " << i << " planned " << plan_name(p) << " ended otherwise (" << s
+                           << "): " << detail);
       }
     }
     join_killer.join();
@@ -487,12 +499,12 @@ int slow_pid(int ms) {
 }  // namespace
 
 namespace {
-// In a worker: closes its channel's descriptor, so that the worker's reply fails with EBADF
+// In a worker: closes its channel's descriptors, so that the worker's reply fails with EBADF
 // rather than a broken connection.
 int close_own_sockets() {
-  const std::vector<int> sockets = own_sockets();
-  for (const int fd : sockets) static_cast<void>(::close(fd));
-  return static_cast<int>(sockets.size());
+  const std::vector<int> ends = own_channel();
+  for (const int fd : ends) static_cast<void>(::close(fd));
+  return static_cast<int>(ends.size());
 }
 }  // namespace
 

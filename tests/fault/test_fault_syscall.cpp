@@ -16,6 +16,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -40,7 +41,7 @@ struct Faults {
   Switch socketpair;
   Switch pipe2;
   Switch fork;
-  Switch interrupt;  // every other recv, send, recvmsg and sendmsg fails with EINTR
+  Switch interrupt;  // every other recv, send, recvmsg, sendmsg, read, writev fails with EINTR
   Switch drop_fd;    // recvmsg drops the descriptors it carries, as the kernel does at EMFILE
   std::atomic<int> interrupt_calls{0};
 };
@@ -97,6 +98,13 @@ inline ssize_t recv(int fd, void* buffer, size_t size, int flags) {
 inline ssize_t send(int fd, const void* buffer, size_t size, int flags) {
   return interrupted() ? -1 : ::send(fd, buffer, size, flags);
 }
+// A worker's replies travel on a pipe: read() in the pool, writev() in the worker.
+inline ssize_t read(int fd, void* buffer, size_t size) {
+  return interrupted() ? -1 : ::read(fd, buffer, size);
+}
+inline ssize_t writev(int fd, const iovec* pieces, int count) {
+  return interrupted() ? -1 : ::writev(fd, pieces, count);
+}
 // A receiver out of descriptors gets the message without the descriptors it carried: the
 // kernel drops them and sets MSG_CTRUNC. Here they arrive, are closed and are taken out.
 inline ssize_t recvmsg(int fd, msghdr* message, int flags) {
@@ -112,9 +120,12 @@ inline ssize_t recvmsg(int fd, msghdr* message, int flags) {
   if (!carried || !trips(faults().drop_fd)) return n;
   for (cmsghdr* c = CMSG_FIRSTHDR(message); c != nullptr; c = CMSG_NXTHDR(message, c)) {
     if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
-    int passed = -1;
-    std::memcpy(&passed, CMSG_DATA(c), sizeof passed);
-    ::close(passed);
+    const std::size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+    for (std::size_t i = 0; i < count; ++i) {  // a worker's socket and its replies' pipe
+      int passed = -1;
+      std::memcpy(&passed, CMSG_DATA(c) + i * sizeof(int), sizeof passed);
+      ::close(passed);
+    }
   }
   message->msg_controllen = 0;
   message->msg_flags |= MSG_CTRUNC;
@@ -352,7 +363,7 @@ TEST_CASE("a real RLIMIT_NOFILE exhaustion makes the constructor throw EMFILE, t
 
 // Signals interrupt blocking calls (EINTR) in the pool, its fork server and its workers; each
 // such call is retried, so the calls' results are intact and nothing fails.
-TEST_CASE("EINTR on every other socket call, in every process, is retried: all calls succeed",
+TEST_CASE("EINTR on every other socket or pipe call, in every process, is retried: all succeed",
           "[fault][process]") {
   const NoLeaks leaks;
   {
@@ -370,7 +381,7 @@ TEST_CASE("EINTR on every other socket call, in every process, is retried: all c
           big);
       CHECK(sum.result() == 1400000);
     }
-    print_line("EINTR on every other recv/send/recvmsg/sendmsg", fault.failed(),
+    print_line("EINTR on every other recv/send/recvmsg/sendmsg/read/writev", fault.failed(),
                "every call succeeded");
     CHECK(fault.failed() > 20);
   }

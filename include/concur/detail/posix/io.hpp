@@ -10,6 +10,7 @@
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -65,6 +66,21 @@ inline std::pair<Fd, Fd> socket_pair() {
     throw_errno(errno, "concur: socketpair");
   }
   return {Fd(sv[0]), Fd(sv[1])};
+}
+
+// A pipe, close-on-exec: first the read end, then the write end.
+inline std::pair<Fd, Fd> pipe_pair() {
+  int p[2];
+  if (CONCUR_SYSCALL(pipe2)(p, O_CLOEXEC) != 0) throw_errno(errno, "concur: pipe2");
+  return {Fd(p[0]), Fd(p[1])};
+}
+
+// Makes reads and writes on fd return EAGAIN instead of waiting.
+inline void set_nonblocking(int fd) {
+  const int flags = ::fcntl(fd, F_GETFL);
+  if (flags < 0 || ::fcntl(fd, F_SETFL, flags | O_NONBLOCK) != 0) {
+    throw_errno(errno, "concur: fcntl(O_NONBLOCK)");
+  }
 }
 
 // A pipe whose ends are close-on-exec and non-blocking (for wake-ups).
@@ -162,9 +178,21 @@ inline bool header_valid(const Header& h, std::uint64_t accepted) noexcept {
 // Reads frames a piece at a time, for a reader that serves several peers from one poll() loop:
 // read_some() takes only the bytes already there and never waits, so a peer stopped (or just
 // descheduled) half-way through a frame holds up nobody else. recv_frame() reads with it too.
+//
+// With readahead > 0, a small read asks the socket for up to readahead bytes at once: several
+// frames sent back to back arrive with one system call, and the next read_some() takes them
+// from the buffer (buffered() says whether any bytes wait there). Without it, a reader never
+// takes a byte past the frame it reads, so a new reader on the same socket can go on.
+//
+// Source::pipe reads a pipe (read() rather than recv()); its descriptor must be non-blocking,
+// and read_some() on it never blocks.
 class FrameReader {
  public:
-  explicit FrameReader(std::uint64_t accepted) noexcept : accepted_(accepted) {}
+  enum class Source { socket, pipe };
+
+  explicit FrameReader(std::uint64_t accepted, std::size_t readahead = 0,
+                       Source source = Source::socket) noexcept
+      : accepted_(accepted), readahead_(readahead), source_(source) {}
 
   // Reads what has arrived on fd. ok: a whole frame is in header() and payload(), until the
   // next call; nullopt: the frame is not complete yet (call again once fd is readable);
@@ -208,15 +236,39 @@ class FrameReader {
   const Header& header() const noexcept { return header_; }
   std::vector<std::byte>& payload() noexcept { return payload_; }
 
+  // Whether bytes read ahead wait in the buffer (the next read_some() may need no recv).
+  bool buffered() const noexcept { return ahead_pos_ < ahead_end_; }
+
  private:
   struct Got {
     std::size_t bytes;  // 0: nothing there yet
   };
 
+  // Up to size bytes into p: from the read-ahead buffer, else from one recv.
+  std::optional<Got> take(int fd, std::byte* p, std::size_t size, bool block) {
+    if (ahead_pos_ == ahead_end_ && readahead_ != 0 && size < readahead_) {
+      if (ahead_.size() != readahead_) ahead_.resize(readahead_);
+      const std::optional<Got> got = receive(fd, ahead_.data(), readahead_, block, source_);
+      if (!got || got->bytes == 0) return got;
+      ahead_pos_ = 0;
+      ahead_end_ = got->bytes;
+    }
+    if (ahead_pos_ < ahead_end_) {
+      const std::size_t n = std::min(size, ahead_end_ - ahead_pos_);
+      std::memcpy(p, ahead_.data() + ahead_pos_, n);
+      ahead_pos_ += n;
+      return Got{n};
+    }
+    return receive(fd, p, size, block, source_);
+  }
+
   // One recv (waiting for bytes only with block); nullopt when the peer is gone.
-  static std::optional<Got> take(int fd, std::byte* p, std::size_t size, bool block) {
+  static std::optional<Got> receive(int fd, std::byte* p, std::size_t size, bool block,
+                                    Source source) {
     while (true) {
-      const ssize_t n = CONCUR_SYSCALL(recv)(fd, p, size, block ? 0 : MSG_DONTWAIT);
+      const ssize_t n = source == Source::pipe
+                            ? CONCUR_SYSCALL(read)(fd, p, size)
+                            : CONCUR_SYSCALL(recv)(fd, p, size, block ? 0 : MSG_DONTWAIT);
       if (n > 0) return Got{static_cast<std::size_t>(n)};
       if (n == 0) return std::nullopt;
       if (errno == EINTR) continue;
@@ -232,6 +284,11 @@ class FrameReader {
   std::vector<std::byte> payload_;
   std::size_t payload_got_ = 0;
   bool complete_ = false;  // the last read_some() returned a whole frame
+  std::size_t readahead_;
+  Source source_;
+  std::vector<std::byte> ahead_;  // bytes read past the frame: ahead_[ahead_pos_, ahead_end_)
+  std::size_t ahead_pos_ = 0;
+  std::size_t ahead_end_ = 0;
 };
 
 // Reads one frame into h and payload (resized to h.size; its capacity is reused). `accepted`:
@@ -263,25 +320,84 @@ enum CallFlag : std::int32_t {
   call_stop_requested = 1,  // request_stop() came before the call was sent: start it stopped
 };
 
+// Sends a frame: h and its payload, in one system call when the socket takes it whole.
 inline bool send_message(int fd, const Header& h, std::span<const std::byte> payload = {}) {
-  return send_all(fd, &h, sizeof h) &&
-         (payload.empty() || send_all(fd, payload.data(), payload.size()));
+  iovec iov[2] = {{const_cast<Header*>(&h), sizeof h},
+                  {const_cast<std::byte*>(payload.data()), payload.size()}};
+  msghdr msg{};
+  msg.msg_iov = iov;
+  msg.msg_iovlen = payload.empty() ? 1 : 2;
+  ssize_t n;
+  do {
+    n = CONCUR_SYSCALL(sendmsg)(fd, &msg, MSG_NOSIGNAL);
+  } while (n < 0 && errno == EINTR);
+  if (n < 0) {
+    if (errno == EPIPE || errno == ECONNRESET) return false;
+    throw_errno(errno, "concur: send to a worker process");
+  }
+  auto sent = static_cast<std::size_t>(n);
+  if (sent < sizeof h) {  // a short write: the rest the slow way
+    if (!send_all(fd, reinterpret_cast<const std::byte*>(&h) + sent, sizeof h - sent)) return false;
+    sent = sizeof h;
+  }
+  sent -= sizeof h;
+  return sent == payload.size() || send_all(fd, payload.data() + sent, payload.size() - sent);
 }
 
-// Sends a header with a descriptor attached (SCM_RIGHTS).
-inline bool send_with_fd(int socket, const Header& h, int fd) {
+// Writes a frame to a pipe (a worker's replies): as send_message, with writev(). False if the
+// reader is gone (EPIPE: the caller ignores SIGPIPE, or dies of it).
+inline bool write_message(int fd, const Header& h, std::span<const std::byte> payload = {}) {
+  iovec iov[2] = {{const_cast<Header*>(&h), sizeof h},
+                  {const_cast<std::byte*>(payload.data()), payload.size()}};
+  int count = payload.empty() ? 1 : 2;
+  iovec* next = iov;
+  while (count > 0) {
+    const ssize_t n = CONCUR_SYSCALL(writev)(fd, next, count);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EPIPE) return false;
+      throw_errno(errno, "concur: write to the pool");
+    }
+    auto done = static_cast<std::size_t>(n);
+    while (count > 0 && done >= next->iov_len) {  // whole pieces written
+      done -= next->iov_len;
+      ++next;
+      --count;
+    }
+    if (count > 0) {  // a piece written in part
+      next->iov_base = static_cast<std::byte*>(next->iov_base) + done;
+      next->iov_len -= done;
+    }
+  }
+  return true;
+}
+
+// Appends a frame (h, then its payload) to out, to be sent with others in one send_all().
+inline void append_frame(std::vector<std::byte>& out, const Header& h,
+                         std::span<const std::byte> payload) {
+  const auto* header = reinterpret_cast<const std::byte*>(&h);
+  out.insert(out.end(), header, header + sizeof h);
+  out.insert(out.end(), payload.begin(), payload.end());
+}
+
+// Sends a header with descriptors attached (SCM_RIGHTS; at most max_passed_fds).
+inline constexpr std::size_t max_passed_fds = 2;
+
+inline bool send_with_fds(int socket, const Header& h, std::span<const int> fds) {
   msghdr msg{};
   iovec iov{const_cast<Header*>(&h), sizeof h};
   msg.msg_iov = &iov;
   msg.msg_iovlen = 1;
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-  msg.msg_control = control;
-  msg.msg_controllen = sizeof control;
-  cmsghdr* c = CMSG_FIRSTHDR(&msg);
-  c->cmsg_level = SOL_SOCKET;
-  c->cmsg_type = SCM_RIGHTS;
-  c->cmsg_len = CMSG_LEN(sizeof(int));
-  std::memcpy(CMSG_DATA(c), &fd, sizeof fd);
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * max_passed_fds)] = {};
+  if (!fds.empty() && fds.size() <= max_passed_fds) {
+    msg.msg_control = control;
+    msg.msg_controllen = CMSG_SPACE(sizeof(int) * fds.size());
+    cmsghdr* c = CMSG_FIRSTHDR(&msg);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int) * fds.size());
+    std::memcpy(CMSG_DATA(c), fds.data(), sizeof(int) * fds.size());
+  }
   ssize_t n;
   do {
     n = CONCUR_SYSCALL(sendmsg)(socket, &msg, MSG_NOSIGNAL);
@@ -292,14 +408,18 @@ inline bool send_with_fd(int socket, const Header& h, int fd) {
          send_all(socket, reinterpret_cast<const std::byte*>(&h) + sent, sizeof h - sent);
 }
 
-// Receives a header and the descriptor attached to it, if any (close-on-exec). False if the
-// peer is gone.
-inline bool recv_with_fd(int socket, Header& h, Fd& passed) {
+inline bool send_with_fd(int socket, const Header& h, int fd) {
+  return send_with_fds(socket, h, std::span<const int>(&fd, 1));
+}
+
+// Receives a header and the descriptors attached to it, if any (close-on-exec), into passed
+// (as many as it has room for; any more are closed). False if the peer is gone.
+inline bool recv_with_fds(int socket, Header& h, std::span<Fd> passed) {
   msghdr msg{};
   iovec iov{&h, sizeof h};
   msg.msg_iov = &iov;
   msg.msg_iovlen = 1;
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * max_passed_fds)] = {};
   msg.msg_control = control;
   msg.msg_controllen = sizeof control;
   ssize_t n;
@@ -307,16 +427,27 @@ inline bool recv_with_fd(int socket, Header& h, Fd& passed) {
     n = CONCUR_SYSCALL(recvmsg)(socket, &msg, MSG_CMSG_CLOEXEC);
   } while (n < 0 && errno == EINTR);
   if (n <= 0) return false;
+  std::size_t taken = 0;
   for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
-    if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+    const std::size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+    for (std::size_t i = 0; i < count; ++i) {
       int fd = -1;
-      std::memcpy(&fd, CMSG_DATA(c), sizeof fd);
-      passed = Fd(fd);
+      std::memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
+      if (taken < passed.size()) {
+        passed[taken++] = Fd(fd);
+      } else {
+        static_cast<void>(CONCUR_SYSCALL(close)(fd));
+      }
     }
   }
   const auto got = static_cast<std::size_t>(n);
   return got == sizeof h ||
          recv_all(socket, reinterpret_cast<std::byte*>(&h) + got, sizeof h - got);
+}
+
+inline bool recv_with_fd(int socket, Header& h, Fd& passed) {
+  return recv_with_fds(socket, h, std::span<Fd>(&passed, 1));
 }
 
 }  // namespace concur::detail::posix

@@ -51,6 +51,9 @@ inline void flush_standard_streams() noexcept {
   static_cast<void>(std::fflush(nullptr));
 }
 
+// How many bytes a worker reads from its socket at once (see FrameReader).
+inline constexpr std::size_t worker_readahead = 64 * 1024;
+
 struct WorkerConfig {
   void (*initializer)() = nullptr;
   std::size_t max_tasks_per_child = 0;  // 0: no limit
@@ -92,8 +95,12 @@ inline void reset_signals_for_worker() {
   static_cast<void>(::sigprocmask(SIG_SETMASK, &none, nullptr));
 }
 
-// The worker's life: initializer, then calls until end of file. Never returns.
-[[noreturn]] inline void worker_main(int fd, const WorkerConfig& config, pid_t server) {
+// The worker's life: initializer, then calls until end of file. Never returns. Calls come on
+// the socket fd; replies go out on the pipe reply_fd, which costs the pool less per reply than
+// a socket (no buffer to allocate and free for each), and they go one by one, as each call
+// ends: a reply held back would be lost if the next call crashed the worker.
+[[noreturn]] inline void worker_main(int fd, int reply_fd, const WorkerConfig& config,
+                                     pid_t server) {
 #if defined(__linux__)
   static_cast<void>(::prctl(PR_SET_PDEATHSIG, SIGKILL));  // the fork server is gone: go too
   if (::getppid() != server) ::_exit(0);
@@ -107,24 +114,26 @@ inline void reset_signals_for_worker() {
       Writer w;
       encode_current_exception(w);
       const Header h{init_failed, 0, 0, w.bytes().size()};
-      static_cast<void>(send_message(fd, h, w.bytes()));
+      static_cast<void>(write_message(reply_fd, h, w.bytes()));
       flush_standard_streams();
       ::_exit(1);
     }
   }
-  if (!send_message(fd, Header{ready, 0, 0, 0})) ::_exit(0);
+  if (!write_message(reply_fd, Header{ready, 0, 0, 0})) ::_exit(0);
   std::size_t served = 0;
-  std::vector<std::byte> message;
+  // Calls the pool writes ahead arrive together; one recv takes them all (see FrameReader).
+  FrameReader reader(kind_bit(call), worker_readahead);
   while (true) {
-    Header h;
     // Anything but a whole call frame (the pool is gone, or the stream is corrupt) ends us,
     // and so does a socket error (a task closed the descriptor, say): the pool then sees end
     // of file, as from any worker that left.
     try {
-      if (recv_frame(fd, h, message, kind_bit(call)) != FrameStatus::ok) break;
+      if (reader.read_some(fd, true) != FrameStatus::ok) break;
     } catch (const std::system_error&) {
       break;
     }
+    const Header h = reader.header();
+    std::vector<std::byte>& message = reader.payload();
     Writer out;
     remote_stop.call_id = static_cast<std::uintptr_t>(h.id);
     if ((h.aux & call_stop_requested) != 0) remote_stop_request(remote_stop.call_id);
@@ -136,11 +145,11 @@ inline void reset_signals_for_worker() {
       out.write_raw(std::uint8_t{1});
       encode_current_exception(out);
     }
-    if (message.size() > (1U << 20)) message = {};  // do not keep a huge buffer around
-    flush_standard_streams();                       // the call's output, before anything else
+    if (message.capacity() > (1U << 20)) message = {};  // do not keep a huge buffer around
+    flush_standard_streams();                           // the call's output, before anything else
     const Header reply{result, 0, h.id, out.bytes().size()};
     try {
-      if (!send_message(fd, reply, out.bytes())) break;
+      if (!write_message(reply_fd, reply, out.bytes())) break;
     } catch (const std::system_error&) {
       break;
     }
@@ -219,6 +228,8 @@ inline void reap_workers(int control) {
   }
 }
 
+// Starts a worker and passes the pool its two ends: the socket its calls go to, then the pipe
+// its replies come from.
 inline void spawn_worker(int control, int pipe_r, int pipe_w, const WorkerConfig& config) {
   int sv[2];
   if (CONCUR_SYSCALL(socketpair)(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
@@ -227,6 +238,13 @@ inline void spawn_worker(int control, int pipe_r, int pipe_w, const WorkerConfig
   }
   Fd pool_end(sv[0]);
   Fd worker_end(sv[1]);
+  int rp[2];
+  if (CONCUR_SYSCALL(pipe2)(rp, O_CLOEXEC) != 0) {
+    static_cast<void>(send_message(control, Header{spawned, errno, 0, 0}));
+    return;
+  }
+  Fd replies_r(rp[0]);
+  Fd replies_w(rp[1]);
   const pid_t server = ::getpid();
   const pid_t pid = CONCUR_SYSCALL(fork)();
   if (pid == 0) {
@@ -234,15 +252,17 @@ inline void spawn_worker(int control, int pipe_r, int pipe_w, const WorkerConfig
     static_cast<void>(::close(pipe_r));
     static_cast<void>(::close(pipe_w));
     pool_end.reset();
+    replies_r.reset();
     reset_signals_for_worker();
-    worker_main(worker_end.get(), config, server);
+    worker_main(worker_end.get(), replies_w.get(), config, server);
   }
   if (pid < 0) {
     static_cast<void>(send_message(control, Header{spawned, errno, 0, 0}));
     return;
   }
-  static_cast<void>(send_with_fd(control, Header{spawned, 0, static_cast<std::uint64_t>(pid), 0},
-                                 pool_end.get()));
+  const int ends[2] = {pool_end.get(), replies_r.get()};
+  static_cast<void>(
+      send_with_fds(control, Header{spawned, 0, static_cast<std::uint64_t>(pid), 0}, ends));
 }
 
 // The fork server's life. Never returns. `control` is its socket to the pool.
