@@ -2,15 +2,17 @@
 // fork server and its workers, on any bytes.
 // Part of concur. SPDX-License-Identifier: MIT (see LICENSE).
 //
-// The first input byte picks whose side of a socket is read; the rest is written into a Unix
-// socket pair, whose writing end is then shut down, and read back frame by frame exactly as
-// that side reads it:
-//   0  the pool reading a worker (FrameReader: result, ready, init_failed), decoding each
-//      result as the reply of a call (the frame's id picks the call's return type) and each
-//      init_failed as the initializer's exception, as read_worker() does;
-//   1  a worker reading the pool (recv_frame: call); the call itself is not run (a call
-//      message names a function by its address, which the pool alone may choose);
-//   2  the pool reading its fork server (recv_with_fd and header_valid, as read_control()).
+// The first input byte picks whose side of a channel is read; the rest is written into it (a
+// pipe or a Unix socket pair, as that side has), whose writing end is then closed or shut
+// down, and read back frame by frame exactly as that side reads it:
+//   0  the pool reading a worker's replies from a pipe (FrameReader reading ahead: result,
+//      ready, init_failed), decoding each result as the reply of a call (the frame's id picks
+//      the call's return type) and each init_failed as the initializer's exception, as
+//      read_frame() does;
+//   1  a worker reading the pool's socket (FrameReader reading ahead and waiting: call); the
+//      call itself is not run (a call message names a function by its address, which the pool
+//      alone may choose);
+//   2  the pool reading its fork server (recv_with_fds and header_valid, as read_control()).
 // Reading may only yield frames, end of file, or "malformed"; the payload of an accepted frame
 // is exactly its header's size, and a corrupt size never allocates much more than was sent.
 //
@@ -22,6 +24,7 @@
 
 #include <concur/detail/future_state.hpp>
 #include <concur/detail/posix/io.hpp>
+#include <concur/detail/posix/worker.hpp>
 #include <concur/detail/remote.hpp>
 
 #include <sys/socket.h>
@@ -83,7 +86,7 @@ void check_frame(const posix::Header& h, const Bytes& payload, std::uint64_t acc
 void read_as_pool(int fd, std::size_t sent) {
   const std::uint64_t accepted = posix::kind_bit(posix::result) | posix::kind_bit(posix::ready) |
                                  posix::kind_bit(posix::init_failed);
-  posix::FrameReader reader(accepted);
+  posix::FrameReader reader(accepted, 64 * 1024, posix::FrameReader::Source::pipe);
   while (true) {
     // Everything was sent and the writing end shut: a frame is never left incomplete.
     const std::optional<posix::FrameStatus> status = reader.read_some(fd);
@@ -110,34 +113,43 @@ void read_as_pool(int fd, std::size_t sent) {
 
 void read_as_worker(int fd, std::size_t sent) {
   const std::uint64_t accepted = posix::kind_bit(posix::call);
-  Bytes payload;
-  posix::Header h;
-  while (posix::recv_frame(fd, h, payload, accepted) == posix::FrameStatus::ok) {
-    check_frame(h, payload, accepted, sent);
+  posix::FrameReader reader(accepted, posix::worker_readahead);
+  while (true) {
+    const std::optional<posix::FrameStatus> status = reader.read_some(fd, true);
+    if (!status) fail("FrameReader", "a waiting read came back without a frame");
+    if (*status != posix::FrameStatus::ok) break;
+    check_frame(reader.header(), reader.payload(), accepted, sent);
   }
 }
 
 void read_as_control(int fd) {
   const std::uint64_t accepted = posix::kind_bit(posix::exited) | posix::kind_bit(posix::spawned);
   posix::Header h;
-  posix::Fd passed;
-  while (posix::recv_with_fd(fd, h, passed)) {
+  posix::Fd passed[2];
+  while (posix::recv_with_fds(fd, h, passed)) {
     if (!posix::header_valid(h, accepted)) return;  // read_control() stops the pool here
   }
 }
 
-// Writes the stream (after its first byte) into a socket pair and reads it back as one side.
+// Writes the stream (after its first byte) into a channel and reads it back as one side.
 int read_stream(const std::uint8_t* data, std::size_t size) {
-  // All of it must fit a socket's buffer: nothing reads while it is written.
+  // All of it must fit a pipe's or a socket's buffer: nothing reads while it is written.
   if (size == 0 || size > (std::size_t{64} << 10)) return 0;
-  auto [reader, writer] = posix::socket_pair();
   const std::size_t sent = size - 1;
+  if (data[0] % 3 == 0) {
+    auto [reader, writer] = posix::pipe_pair();
+    posix::set_nonblocking(reader.get());
+    if (::write(writer.get(), data + 1, sent) != static_cast<ssize_t>(sent)) {
+      fail("write", "the pipe did not take the stream");
+    }
+    writer.reset();
+    read_as_pool(reader.get(), sent);
+    return 0;
+  }
+  auto [reader, writer] = posix::socket_pair();
   if (!posix::send_all(writer.get(), data + 1, sent)) fail("send_all", "the socket pair broke");
   if (::shutdown(writer.get(), SHUT_WR) != 0) fail("shutdown", "cannot shut down the socket");
   switch (data[0] % 3) {
-    case 0:
-      read_as_pool(reader.get(), sent);
-      break;
     case 1:
       read_as_worker(reader.get(), sent);
       break;
