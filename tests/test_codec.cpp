@@ -656,6 +656,28 @@ TEST_CASE("every truncation of an encoded container throws CodecError", "[codec]
   require_every_truncation_throws(std::unordered_set<std::int32_t>{1, 2, 3});
 }
 
+// map's batches over one iterable are vectors of one-element tuples: they go as a block of the
+// values, byte for byte what encoding each tuple in turn gives (the wire format is one).
+TEST_CASE("a vector of one-element tuples encodes as its tuples one by one, and back", "[codec]") {
+  std::vector<std::tuple<int>> ints;
+  for (int i = -300; i < 400; ++i) ints.emplace_back(i * 7);  // more than one block of 256
+  std::vector<std::tuple<double>> doubles{{0.5}, {-2.25}};
+  const auto check = [](const auto& v) {
+    concur::Writer fast;
+    fast.write(v);
+    concur::Writer one_by_one;
+    one_by_one.write_size(v.size());
+    for (const auto& t : v) one_by_one.write(t);
+    CHECK(fast.bytes() == one_by_one.bytes());
+    concur::Reader r(fast.bytes());
+    CHECK(r.read<std::decay_t<decltype(v)>>() == v);
+    require_every_truncation_throws(v);
+  };
+  check(ints);
+  check(doubles);
+  check(std::vector<std::tuple<std::int8_t>>{});
+}
+
 TEST_CASE("every truncation of an encoded pair, tuple, optional or variant throws CodecError",
           "[codec][corrupt]") {
   require_every_truncation_throws(std::pair<int, std::string>{1, "one"});

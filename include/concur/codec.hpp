@@ -33,6 +33,7 @@
 
 #include <concur/detail/future_state.hpp>
 
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <cstddef>
@@ -257,6 +258,13 @@ template <class T>
 constexpr bool raw_arithmetic =
     (std::is_arithmetic_v<T> && !std::is_same_v<T, bool>) || std::is_enum_v<T> || bitwise_codec<T>;
 
+// A one-element tuple of a raw value: encoded exactly as the value (map's batches over one
+// iterable are vectors of these).
+template <class T>
+struct raw_single_tuple : std::false_type {};
+template <class U>
+struct raw_single_tuple<std::tuple<U>> : std::bool_constant<raw_arithmetic<U>> {};
+
 template <class C>
 void encode_sequence(Writer& w, const C& items) {
   w.write_size(items.size());
@@ -327,6 +335,17 @@ struct Codec<std::vector<T, A>> {
     if constexpr (detail::raw_arithmetic<T>) {
       w.write_size(v.size());
       w.write_bytes(std::as_bytes(std::span<const T>(v.data(), v.size())));
+    } else if constexpr (detail::raw_single_tuple<T>::value) {
+      // As the values one by one would be, a block of them to a write.
+      using U = std::tuple_element_t<0, T>;
+      w.write_size(v.size());
+      constexpr std::size_t block = 256;
+      U values[block];
+      for (std::size_t at = 0; at < v.size(); at += block) {
+        const std::size_t n = std::min(block, v.size() - at);
+        for (std::size_t i = 0; i < n; ++i) values[i] = std::get<0>(v[at + i]);
+        w.write_bytes(std::as_bytes(std::span<const U>(values, n)));
+      }
     } else {
       detail::encode_sequence(w, v);
     }
@@ -337,6 +356,18 @@ struct Codec<std::vector<T, A>> {
       const std::span<const std::byte> bytes = r.read_bytes(n * sizeof(T));
       std::vector<T, A> out(n);
       if (n != 0) std::memcpy(out.data(), bytes.data(), bytes.size());
+      return out;
+    } else if constexpr (detail::raw_single_tuple<T>::value) {
+      using U = std::tuple_element_t<0, T>;
+      const std::size_t n = r.read_count("std::vector", sizeof(U));
+      const std::span<const std::byte> bytes = r.read_bytes(n * sizeof(U));
+      std::vector<T, A> out;
+      out.reserve(n);
+      for (std::size_t i = 0; i < n; ++i) {
+        U value;
+        std::memcpy(&value, bytes.data() + i * sizeof(U), sizeof(U));
+        out.emplace_back(value);
+      }
       return out;
     } else {
       const std::size_t n = r.read_count("std::vector", detail::min_encoded_size<T>());
