@@ -478,7 +478,7 @@ class ProcessPoolExecutor final : public detail::RemoteExecutor {
     dispatch_calls();
     for (auto& w : workers_) {
       if (w->outbox.empty()) continue;
-      const bool sent = !w->gone && w->fd &&
+      const bool sent = w->fd &&  // reset once it is gone
                         detail::posix::send_all(w->fd.get(), w->outbox.data(), w->outbox.size());
       w->outbox.clear();
       if (w->outbox.capacity() > max_ahead_bytes) w->outbox.shrink_to_fit();

@@ -320,43 +320,22 @@ enum CallFlag : std::int32_t {
   call_stop_requested = 1,  // request_stop() came before the call was sent: start it stopped
 };
 
-// Sends a frame: h and its payload, in one system call when the socket takes it whole.
-inline bool send_message(int fd, const Header& h, std::span<const std::byte> payload = {}) {
-  iovec iov[2] = {{const_cast<Header*>(&h), sizeof h},
-                  {const_cast<std::byte*>(payload.data()), payload.size()}};
-  msghdr msg{};
-  msg.msg_iov = iov;
-  msg.msg_iovlen = payload.empty() ? 1 : 2;
-  ssize_t n;
-  do {
-    n = CONCUR_SYSCALL(sendmsg)(fd, &msg, MSG_NOSIGNAL);
-  } while (n < 0 && errno == EINTR);
-  if (n < 0) {
-    if (errno == EPIPE || errno == ECONNRESET) return false;
-    throw_errno(errno, "concur: send to a worker process");
-  }
-  auto sent = static_cast<std::size_t>(n);
-  if (sent < sizeof h) {  // a short write: the rest the slow way
-    if (!send_all(fd, reinterpret_cast<const std::byte*>(&h) + sent, sizeof h - sent)) return false;
-    sent = sizeof h;
-  }
-  sent -= sizeof h;
-  return sent == payload.size() || send_all(fd, payload.data() + sent, payload.size() - sent);
-}
-
-// Writes a frame to a pipe (a worker's replies): as send_message, with writev(). False if the
-// reader is gone (EPIPE: the caller ignores SIGPIPE, or dies of it).
-inline bool write_message(int fd, const Header& h, std::span<const std::byte> payload = {}) {
+// Writes a frame, h and then its payload, with gather(fd, pieces, count) (a vectored write):
+// one system call when it takes the frame whole; EINTR and short writes go round again. False
+// if the peer is gone (EPIPE, ECONNRESET).
+template <class Gather>
+bool write_frame(int fd, const Header& h, std::span<const std::byte> payload, Gather gather,
+                 const char* what) {
   iovec iov[2] = {{const_cast<Header*>(&h), sizeof h},
                   {const_cast<std::byte*>(payload.data()), payload.size()}};
   int count = payload.empty() ? 1 : 2;
   iovec* next = iov;
   while (count > 0) {
-    const ssize_t n = CONCUR_SYSCALL(writev)(fd, next, count);
+    const ssize_t n = gather(fd, next, count);
     if (n < 0) {
       if (errno == EINTR) continue;
-      if (errno == EPIPE) return false;
-      throw_errno(errno, "concur: write to the pool");
+      if (errno == EPIPE || errno == ECONNRESET) return false;
+      throw_errno(errno, what);
     }
     auto done = static_cast<std::size_t>(n);
     while (count > 0 && done >= next->iov_len) {  // whole pieces written
@@ -370,6 +349,26 @@ inline bool write_message(int fd, const Header& h, std::span<const std::byte> pa
     }
   }
   return true;
+}
+
+// Sends a frame on a socket (MSG_NOSIGNAL: a dead peer must not kill us with SIGPIPE).
+inline bool send_message(int fd, const Header& h, std::span<const std::byte> payload = {}) {
+  const auto gather = [](int socket, iovec* pieces, int count) {
+    msghdr msg{};
+    msg.msg_iov = pieces;
+    msg.msg_iovlen = static_cast<decltype(msg.msg_iovlen)>(count);
+    return CONCUR_SYSCALL(sendmsg)(socket, &msg, MSG_NOSIGNAL);
+  };
+  return write_frame(fd, h, payload, gather, "concur: send to a worker process");
+}
+
+// Writes a frame to a pipe (a worker's replies). False if the reader is gone (EPIPE: the
+// caller ignores SIGPIPE, or dies of it).
+inline bool write_message(int fd, const Header& h, std::span<const std::byte> payload = {}) {
+  const auto gather = [](int pipe, iovec* pieces, int count) {
+    return CONCUR_SYSCALL(writev)(pipe, pieces, count);
+  };
+  return write_frame(fd, h, payload, gather, "concur: write to the pool");
 }
 
 // Appends a frame (h, then its payload) to out, to be sent with others in one send_all().
@@ -408,10 +407,6 @@ inline bool send_with_fds(int socket, const Header& h, std::span<const int> fds)
          send_all(socket, reinterpret_cast<const std::byte*>(&h) + sent, sizeof h - sent);
 }
 
-inline bool send_with_fd(int socket, const Header& h, int fd) {
-  return send_with_fds(socket, h, std::span<const int>(&fd, 1));
-}
-
 // Receives a header and the descriptors attached to it, if any (close-on-exec), into passed
 // (as many as it has room for; any more are closed). False if the peer is gone.
 inline bool recv_with_fds(int socket, Header& h, std::span<Fd> passed) {
@@ -444,10 +439,6 @@ inline bool recv_with_fds(int socket, Header& h, std::span<Fd> passed) {
   const auto got = static_cast<std::size_t>(n);
   return got == sizeof h ||
          recv_all(socket, reinterpret_cast<std::byte*>(&h) + got, sizeof h - got);
-}
-
-inline bool recv_with_fd(int socket, Header& h, Fd& passed) {
-  return recv_with_fds(socket, h, std::span<Fd>(&passed, 1));
 }
 
 }  // namespace concur::detail::posix
