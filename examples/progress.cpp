@@ -15,6 +15,7 @@
 #include <chrono>
 #include <cstdio>
 #include <iostream>
+#include <latch>
 #include <random>
 #include <thread>
 #include <vector>
@@ -62,12 +63,19 @@ int main() {
   // 3. callbacks: advance() is thread-safe, so pool threads can move the bar themselves.
   {
     concur::Progress bar(tasks, {.label = "callbacks   "});
+    std::latch advanced(tasks);
     std::vector<concur::Future<int>> more;
     for (int i = 0; i < tasks; ++i) {
       more.push_back(pool.submit(fetch, i));
-      more.back().add_done_callback([&bar](const concur::Future<int>&) { bar.advance(); });
+      more.back().add_done_callback([&bar, &advanced](const concur::Future<int>&) {
+        bar.advance();
+        advanced.count_down();
+      });
     }
     concur::wait(more);
+    // As in Python, a future's callbacks run after it is done: wait() can return while the
+    // last ones still run. The latch waits for them.
+    advanced.wait();
     bar.close();
     if (bar.count() != tasks) ++failures;
   }
